@@ -1,0 +1,42 @@
+// Package workflows holds the deterministic orchestration of event delivery:
+// one DeliverEvent workflow per ingested event, its IDs, task queue and
+// retry schedule. No I/O happens here; activities do it.
+package workflows
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// TaskQueue is the queue the worker polls for delivery workflows and
+// activities.
+const TaskQueue = "webhook-deliveries"
+
+// WorkflowID is the workflow ID of a client's event. Client IDs never
+// contain ":", so the ID is unambiguous, and a second start of the same
+// event is refused by Temporal: that is what makes ingestion idempotent.
+func WorkflowID(clientID, eventID string) string {
+	return "event:" + clientID + ":" + eventID
+}
+
+// DeliverEventInput is the input of the DeliverEvent workflow.
+type DeliverEventInput struct {
+	ClientID  string
+	OfficeID  string `json:",omitempty"`
+	EventName string
+	EventID   string
+	// Payload is the exact JSON body receivers get (SPEC 4), fixed at
+	// ingestion so every attempt and resend carries the same eventId and
+	// dateTime.
+	Payload json.RawMessage
+	// RetrySchedule is the delay before each attempt (the first is usually
+	// zero). It travels in the input so that a configuration change never
+	// alters a workflow already running.
+	RetrySchedule []time.Duration
+}
+
+// DefaultRetrySchedule is SPEC 6.3's: 8 attempts over about 27.6 hours.
+var DefaultRetrySchedule = []time.Duration{
+	0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
