@@ -1,0 +1,130 @@
+// Command devstack is `make run`: the whole service on one machine. It makes
+// sure the database exists, starts an embedded Temporal dev server persisted
+// under DEV_DATA_DIR with its Web UI (unless TEMPORAL_ADDRESS names one),
+// migrates, creates or updates the demo client, runs the worker and the API,
+// prints where everything is, and shuts down gracefully on Ctrl-C.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/ocelot/webhooks"
+	"github.com/ocelot/webhooks/db"
+	"github.com/ocelot/webhooks/internal/app"
+	"github.com/ocelot/webhooks/internal/config"
+	"github.com/ocelot/webhooks/internal/stack"
+	"github.com/ocelot/webhooks/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.Load(true)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if cfg.EncryptionKey == nil {
+		if cfg.EncryptionKey, err = localKey(filepath.Join(cfg.DataDir, "encryption.key")); err != nil {
+			return err
+		}
+	}
+	logger.Info("starting dev stack", "config", cfg)
+	if err := db.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	store, conn, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	demo := webhooks.Client{ID: cfg.DevClientID, Name: "demo", KeyHash: webhooks.HashAPIKey(cfg.DevClientKey)}
+	if err := store.UpsertClient(ctx, demo); err != nil {
+		return fmt.Errorf("demo client: %w", err)
+	}
+	s, err := stack.Start(ctx, cfg, store, stack.Options{
+		TemporalFile: filepath.Join(cfg.DataDir, "temporal.db"),
+		UIAddr:       cfg.TemporalUIAddr,
+		Worker:       worker.Options{MaxConcurrentActivities: cfg.WorkerActivities},
+		Logger:       logger,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Print(banner(cfg, s))
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return s.Close()
+}
+
+// localKey reads the dev stack's encryption key, creating it on first run so
+// that receiver passwords stay readable across restarts.
+func localKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		encoded := base64.StdEncoding.EncodeToString(key)
+		if err := os.WriteFile(path, []byte(encoded+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write local encryption key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read local encryption key: %w", err)
+	}
+	key, err := db.ParseKey(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("local encryption key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func banner(cfg config.Config, s *stack.Stack) string {
+	ui := s.UIURL
+	if ui == "" {
+		ui = "(external Temporal at " + s.TemporalAddress + ")"
+	}
+	return fmt.Sprintf(`
+Webhook delivery dev stack is up.
+
+  API           %[1]s/api/v1   (OpenAPI: %[1]s/api/v1/openapi.yaml)
+  Temporal UI   %[2]s
+  Temporal      %[3]s, namespace %[4]q
+  demo client   %[5]s : %[6]s
+  ingest        %[7]s : %[8]s
+
+Try:
+  curl -u %[5]s:%[6]s -H 'Content-Type: application/json' \
+    -d '{"id":"my-hook","matchingEvents":["IncomingSms.received"],"url":"http://127.0.0.1:9999/hook"}' \
+    %[1]s/api/v1/webhooks
+  curl -u %[7]s:%[8]s -H 'Content-Type: application/json' \
+    -d '{"clientId":"%[5]s","event":{"name":"IncomingSms.received","to":"+15550001","from":"+15550002","triggerType":"Inbound","message":"hello"}}' \
+    %[1]s/api/v1/events
+
+Ctrl-C stops everything; deliveries in flight resume on the next start.
+`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, cfg.IngestPassword)
+}

@@ -1,0 +1,132 @@
+// Package db stores clients and webhooks in PostgreSQL through sqlx and
+// lib/pq. It owns the SQL schema (embedded migrations), the row types and the
+// translation of driver errors into the domain's error kinds; receiver
+// passwords are encrypted before they reach a row.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/ocelot/webhooks"
+)
+
+// Open connects to the PostgreSQL database at databaseURL and checks that it
+// answers. An unreachable server is an error wrapping webhooks.ErrUnavailable.
+func Open(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", databaseURL)
+	if err != nil {
+		// The URL may hold a password: never echo it.
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	// Give idle connections back to the server after a burst.
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open database: %w", translate(err))
+	}
+	return db, nil
+}
+
+// CreateDatabase creates the database named in databaseURL (a postgres://
+// URL) unless it exists, so that the dev stack runs on a fresh server. It
+// connects to the server's "postgres" database to create it.
+func CreateDatabase(ctx context.Context, databaseURL string) error {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return errors.New("create database: the database URL must be a postgres:// URL")
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	conn, err := Open(ctx, databaseURL)
+	if err == nil {
+		return conn.Close()
+	}
+	if pq.As(err, pqerror.InvalidCatalogName) == nil || name == "" {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	u.Path = "/postgres"
+	admin, err := Open(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	defer admin.Close()
+	// An identifier cannot be a parameter: quoting is what keeps this safe.
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
+	if err != nil && pq.As(err, pqerror.DuplicateDatabase) == nil {
+		return fmt.Errorf("create database %s: %w", name, translate(err))
+	}
+	return nil
+}
+
+// Store reads and writes clients and webhooks.
+type Store struct {
+	db     *sqlx.DB
+	cipher *Cipher
+}
+
+// NewStore returns a Store on db that encrypts receiver passwords with c.
+func NewStore(db *sqlx.DB, c *Cipher) *Store {
+	return &Store{db: db, cipher: c}
+}
+
+// Ping reports whether the database answers (for readiness checks).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", translate(err))
+	}
+	return nil
+}
+
+// translate is the one place where driver errors become the domain's error
+// kinds. The cause stays wrapped beside the kind for logs.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return webhooks.ErrNotFound
+	case pq.As(err, pqerror.UniqueViolation) != nil:
+		return fmt.Errorf("%w: %w", webhooks.ErrConflict, err)
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", webhooks.ErrUnavailable, err)
+	}
+	return err
+}
+
+// unavailable reports whether err means the server cannot be reached right
+// now, so that the caller answers 503 or retries instead of failing for good.
+func unavailable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	if pqErr := pq.As(err); pqErr != nil {
+		switch pqErr.Code {
+		case pqerror.AdminShutdown, pqerror.CrashShutdown, pqerror.CannotConnectNow,
+			// Too many connections passes once others are returned.
+			pqerror.TooManyConnections:
+			return true
+		}
+		return pqErr.Code.Class() == pqerror.ClassConnectionException
+	}
+	// database/sql does not export its "database is closed" error, and some
+	// dial failures reach us as text only.
+	msg := err.Error()
+	return strings.Contains(msg, "sql: database is closed") || strings.Contains(msg, "connection refused")
+}

@@ -1,0 +1,357 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/ocelot/webhooks"
+)
+
+// webhookRow is a row of webhooks.
+type webhookRow struct {
+	Key             int64          `db:"key"`
+	ClientID        string         `db:"client_id"`
+	ID              string         `db:"id"`
+	MatchingEvents  pq.StringArray `db:"matching_events"`
+	URL             string         `db:"url"`
+	AuthType        string         `db:"auth_type"`
+	AuthUsername    string         `db:"auth_username"`
+	AuthPasswordEnc []byte         `db:"auth_password_enc"`
+	Active          bool           `db:"active"`
+	CreatedAt       time.Time      `db:"created_at"`
+	UpdatedAt       time.Time      `db:"updated_at"`
+}
+
+// overrideRow is a row of webhook_office_overrides; a NULL column keeps the
+// webhook's own value.
+type overrideRow struct {
+	WebhookKey      int64   `db:"webhook_key"`
+	Position        int     `db:"position"`
+	OfficeID        string  `db:"office_id"`
+	URL             *string `db:"url"`
+	AuthType        *string `db:"auth_type"`
+	AuthUsername    *string `db:"auth_username"`
+	AuthPasswordEnc []byte  `db:"auth_password_enc"`
+	Active          *bool   `db:"active"`
+}
+
+// joinedRow is a webhook with one of its overrides, or with none when
+// OfficeID is nil: reading both in one query gives one consistent snapshot
+// in one round trip.
+type joinedRow struct {
+	webhookRow
+	OfficeID             *string `db:"o_office_id"`
+	OverrideURL          *string `db:"o_url"`
+	OverrideAuthType     *string `db:"o_auth_type"`
+	OverrideAuthUsername *string `db:"o_auth_username"`
+	OverridePasswordEnc  []byte  `db:"o_auth_password_enc"`
+	OverrideActive       *bool   `db:"o_active"`
+}
+
+// seal encrypts a password bound to its client; no password stores NULL.
+func (s *Store) seal(clientID, password string) []byte {
+	if password == "" {
+		return nil
+	}
+	return s.cipher.Seal([]byte(password), []byte(clientID))
+}
+
+func (s *Store) open(clientID string, enc []byte) (string, error) {
+	if enc == nil {
+		return "", nil
+	}
+	plain, err := s.cipher.Open(enc, []byte(clientID))
+	return string(plain), err
+}
+
+// toRows converts w into the rows that store it under clientID.
+func (s *Store) toRows(clientID string, w *webhooks.Webhook) (webhookRow, []overrideRow) {
+	events := make(pq.StringArray, len(w.MatchingEvents))
+	for i, name := range w.MatchingEvents {
+		events[i] = string(name)
+	}
+	row := webhookRow{
+		ClientID:        clientID,
+		ID:              w.ID,
+		MatchingEvents:  events,
+		URL:             w.URL,
+		AuthType:        string(w.Auth.Type),
+		AuthUsername:    w.Auth.Username,
+		AuthPasswordEnc: s.seal(clientID, w.Auth.Password),
+		Active:          w.Active,
+	}
+	overrides := make([]overrideRow, len(w.PerOfficeOverrides))
+	for i, o := range w.PerOfficeOverrides {
+		r := overrideRow{Position: i, OfficeID: o.OfficeID, URL: o.URL, Active: o.Active}
+		if o.Auth != nil {
+			authType := string(o.Auth.Type)
+			r.AuthType, r.AuthUsername = &authType, &o.Auth.Username
+			r.AuthPasswordEnc = s.seal(clientID, o.Auth.Password)
+		}
+		overrides[i] = r
+	}
+	return row, overrides
+}
+
+// collect groups joined rows, ordered by webhook then override position,
+// into webhooks with their overrides.
+func (s *Store) collect(rows []joinedRow) ([]webhooks.Webhook, error) {
+	out := make([]webhooks.Webhook, 0, len(rows))
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].Key != r.Key {
+			w, err := s.toWebhook(r.webhookRow)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+		}
+		if r.OfficeID == nil {
+			continue
+		}
+		w := &out[len(out)-1]
+		o := webhooks.OfficeOverride{OfficeID: *r.OfficeID, URL: r.OverrideURL, Active: r.OverrideActive}
+		if r.OverrideAuthType != nil {
+			password, err := s.open(r.ClientID, r.OverridePasswordEnc)
+			if err != nil {
+				return nil, fmt.Errorf("webhook %s office %s: %w", r.ID, o.OfficeID, err)
+			}
+			o.Auth = &webhooks.Auth{Type: webhooks.AuthType(*r.OverrideAuthType), Password: password}
+			if r.OverrideAuthUsername != nil {
+				o.Auth.Username = *r.OverrideAuthUsername
+			}
+		}
+		w.PerOfficeOverrides = append(w.PerOfficeOverrides, o)
+	}
+	return out, nil
+}
+
+func (s *Store) toWebhook(r webhookRow) (webhooks.Webhook, error) {
+	password, err := s.open(r.ClientID, r.AuthPasswordEnc)
+	if err != nil {
+		return webhooks.Webhook{}, fmt.Errorf("webhook %s: %w", r.ID, err)
+	}
+	events := make([]webhooks.EventName, len(r.MatchingEvents))
+	for i, name := range r.MatchingEvents {
+		events[i] = webhooks.EventName(name)
+	}
+	return webhooks.Webhook{
+		Key:                r.Key,
+		ClientID:           r.ClientID,
+		ID:                 r.ID,
+		MatchingEvents:     events,
+		URL:                r.URL,
+		Auth:               webhooks.Auth{Type: webhooks.AuthType(r.AuthType), Username: r.AuthUsername, Password: password},
+		Active:             r.Active,
+		PerOfficeOverrides: []webhooks.OfficeOverride{},
+		Created:            r.CreatedAt.UTC(),
+		Updated:            r.UpdatedAt.UTC(),
+	}, nil
+}
+
+// selectWebhooks starts every read of webhooks: each webhook comes once per
+// override (once with NULL o_ columns when it has none).
+const selectWebhooks = `
+SELECT w.key, w.client_id, w.id, w.matching_events, w.url, w.auth_type, w.auth_username,
+       w.auth_password_enc, w.active, w.created_at, w.updated_at,
+       o.office_id AS o_office_id, o.url AS o_url, o.auth_type AS o_auth_type,
+       o.auth_username AS o_auth_username, o.auth_password_enc AS o_auth_password_enc,
+       o.active AS o_active
+FROM webhooks w
+LEFT JOIN webhook_office_overrides o ON o.webhook_key = w.key
+`
+
+const insertWebhookQuery = `
+INSERT INTO webhooks (client_id, id, matching_events, url, auth_type, auth_username, auth_password_enc, active)
+VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, :auth_password_enc, :active)
+RETURNING key, created_at, updated_at`
+
+// CreateWebhook stores w with its overrides and sets w.Key, w.Created and
+// w.Updated; ErrConflict when the client already has a webhook w.ID.
+func (s *Store) CreateWebhook(ctx context.Context, w *webhooks.Webhook) error {
+	row, overrides := s.toRows(w.ClientID, w)
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
+	}
+	// Rolling back after Commit is a no-op.
+	defer func() { _ = tx.Rollback() }()
+	query, args, err := tx.BindNamed(insertWebhookQuery, row)
+	if err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, err)
+	}
+	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&row.Key, &row.CreatedAt, &row.UpdatedAt); err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
+	}
+	if err := insertOverrides(ctx, tx, row.Key, overrides); err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
+	}
+	w.Key, w.Created, w.Updated = row.Key, row.CreatedAt.UTC(), row.UpdatedAt.UTC()
+	return nil
+}
+
+const insertOverridesQuery = `
+INSERT INTO webhook_office_overrides (webhook_key, position, office_id, url, auth_type, auth_username, auth_password_enc, active)
+VALUES (:webhook_key, :position, :office_id, :url, :auth_type, :auth_username, :auth_password_enc, :active)`
+
+// overridesPerInsert keeps one multi-row INSERT under PostgreSQL's 65535
+// parameters (8 per row) however many overrides a 1 MiB body holds.
+const overridesPerInsert = 1000
+
+// insertOverrides adds the overrides of the webhook key inside the caller's
+// transaction, many rows per statement rather than one round trip each.
+func insertOverrides(ctx context.Context, tx *sqlx.Tx, key int64, overrides []overrideRow) error {
+	for i := range overrides {
+		overrides[i].WebhookKey = key
+	}
+	for chunk := range slices.Chunk(overrides, overridesPerInsert) {
+		if _, err := tx.NamedExecContext(ctx, insertOverridesQuery, chunk); err != nil {
+			return fmt.Errorf("insert office overrides: %w", translate(err))
+		}
+	}
+	return nil
+}
+
+const findWebhookQuery = selectWebhooks + `WHERE w.client_id = $1 AND w.id = $2 ORDER BY o.position`
+
+// FindWebhook returns the client's webhook id; ErrNotFound when the client
+// has none (another client's webhook of that id included).
+func (s *Store) FindWebhook(ctx context.Context, clientID, id string) (webhooks.Webhook, error) {
+	var rows []joinedRow
+	if err := s.db.SelectContext(ctx, &rows, findWebhookQuery, clientID, id); err != nil {
+		return webhooks.Webhook{}, fmt.Errorf("find webhook %s: %w", id, translate(err))
+	}
+	return s.one(rows, "find webhook "+id)
+}
+
+const findWebhookByKeyQuery = selectWebhooks + `WHERE w.key = $1 ORDER BY o.position`
+
+// FindWebhookByKey returns the webhook whose internal key is key, whatever
+// its id now is; ErrNotFound once it is deleted.
+func (s *Store) FindWebhookByKey(ctx context.Context, key int64) (webhooks.Webhook, error) {
+	var rows []joinedRow
+	if err := s.db.SelectContext(ctx, &rows, findWebhookByKeyQuery, key); err != nil {
+		return webhooks.Webhook{}, fmt.Errorf("find webhook key %d: %w", key, translate(err))
+	}
+	return s.one(rows, fmt.Sprintf("find webhook key %d", key))
+}
+
+// one returns the single webhook in rows, or ErrNotFound.
+func (s *Store) one(rows []joinedRow, what string) (webhooks.Webhook, error) {
+	if len(rows) == 0 {
+		return webhooks.Webhook{}, fmt.Errorf("%s: %w", what, webhooks.ErrNotFound)
+	}
+	list, err := s.collect(rows)
+	if err != nil {
+		return webhooks.Webhook{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return list[0], nil
+}
+
+const listWebhooksQuery = selectWebhooks + `WHERE w.client_id = $1 ORDER BY w.id, o.position`
+
+// ListWebhooks returns every webhook of the client, active or not, ordered
+// by id, with their overrides; an empty slice when there is none.
+func (s *Store) ListWebhooks(ctx context.Context, clientID string) ([]webhooks.Webhook, error) {
+	var rows []joinedRow
+	if err := s.db.SelectContext(ctx, &rows, listWebhooksQuery, clientID); err != nil {
+		return nil, fmt.Errorf("list webhooks of %s: %w", clientID, translate(err))
+	}
+	list, err := s.collect(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks of %s: %w", clientID, err)
+	}
+	return list, nil
+}
+
+const listWebhooksForEventQuery = selectWebhooks + `WHERE w.client_id = $1 AND $2 = ANY (w.matching_events) ORDER BY w.id, o.position`
+
+// ListWebhooksForEvent returns the client's webhooks that listen to name,
+// ordered by id, with their overrides. Inactive ones are included: an office
+// override may activate one for its events. It runs once per ingested
+// event, so it is a single query.
+func (s *Store) ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error) {
+	var rows []joinedRow
+	if err := s.db.SelectContext(ctx, &rows, listWebhooksForEventQuery, clientID, string(name)); err != nil {
+		return nil, fmt.Errorf("list webhooks of %s for %s: %w", clientID, name, translate(err))
+	}
+	list, err := s.collect(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks of %s for %s: %w", clientID, name, err)
+	}
+	return list, nil
+}
+
+const updateWebhookQuery = `
+UPDATE webhooks
+SET id = :id, matching_events = :matching_events, url = :url, auth_type = :auth_type,
+    auth_username = :auth_username, auth_password_enc = :auth_password_enc, active = :active,
+    updated_at = now()
+WHERE client_id = :client_id AND id = :current_id
+RETURNING key, created_at, updated_at`
+
+const deleteOverridesQuery = `DELETE FROM webhook_office_overrides WHERE webhook_key = $1`
+
+// UpdateWebhook replaces the client's webhook currentID with w, overrides
+// included; w.ID differing from currentID renames it. Key and Created are
+// kept, Updated is now; w.Key, w.Created and w.Updated are set from the row.
+// ErrNotFound when the client has no webhook currentID, ErrConflict when
+// w.ID is taken (and then nothing changes).
+func (s *Store) UpdateWebhook(ctx context.Context, clientID, currentID string, w *webhooks.Webhook) error {
+	row, overrides := s.toRows(clientID, w)
+	arg := struct {
+		webhookRow
+		CurrentID string `db:"current_id"`
+	}{row, currentID}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
+	}
+	// Rolling back after Commit is a no-op.
+	defer func() { _ = tx.Rollback() }()
+	query, args, err := tx.BindNamed(updateWebhookQuery, arg)
+	if err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, err)
+	}
+	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&row.Key, &row.CreatedAt, &row.UpdatedAt); err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
+	}
+	// Overrides are replaced as a whole, like the rest of the webhook.
+	if _, err := tx.ExecContext(ctx, deleteOverridesQuery, row.Key); err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
+	}
+	if err := insertOverrides(ctx, tx, row.Key, overrides); err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
+	}
+	w.ClientID, w.Key, w.Created, w.Updated = clientID, row.Key, row.CreatedAt.UTC(), row.UpdatedAt.UTC()
+	return nil
+}
+
+const deleteWebhookQuery = `DELETE FROM webhooks WHERE client_id = $1 AND id = $2`
+
+// DeleteWebhook removes the client's webhook id and its overrides;
+// ErrNotFound when the client has none.
+func (s *Store) DeleteWebhook(ctx context.Context, clientID, id string) error {
+	res, err := s.db.ExecContext(ctx, deleteWebhookQuery, clientID, id)
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, translate(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("delete webhook %s: %w", id, webhooks.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+// Package config reads the service's environment variables once into a
+// struct, with documented defaults and clear errors for bad values. The
+// README's configuration table mirrors Load.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/ocelot/webhooks/activities"
+	"github.com/ocelot/webhooks/db"
+	"github.com/ocelot/webhooks/workflows"
+)
+
+// Config is every setting of the API, the worker and the dev stack.
+type Config struct {
+	HTTPAddr          string
+	DatabaseURL       string
+	TemporalAddress   string // "" = the dev stack starts its own server
+	TemporalNamespace string
+	DevClientID       string
+	DevClientKey      string
+	IngestUsername    string
+	IngestPassword    string
+	RetrySchedule     []time.Duration
+	AllowedNetworks   []netip.Prefix
+	EncryptionKey     []byte
+	DeliveryTimeout   time.Duration
+	DataDir           string // dev stack: Temporal's SQLite file and the local encryption key
+	TemporalUIAddr    string // dev stack: where the embedded Temporal Web UI listens
+	TemporalPort      int    // dev stack: the embedded server's gRPC port
+	WorkerActivities  int
+	// RegisterSearchAttributes makes the worker register the custom search
+	// attributes at start (needs operator rights on the cluster).
+	RegisterSearchAttributes bool
+	LogLevel                 slog.Level
+}
+
+// Variables lists every environment variable Load reads; the README's
+// configuration table and docker-compose.yml are checked against it.
+var Variables = []string{
+	"HTTP_ADDR", "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
+	"DEV_CLIENT_ID", "DEV_CLIENT_KEY", "INGEST_USERNAME", "INGEST_PASSWORD",
+	"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "ENCRYPTION_KEY", "DELIVERY_TIMEOUT",
+	"DEV_DATA_DIR", "TEMPORAL_UI_ADDR", "TEMPORAL_PORT", "WORKER_MAX_CONCURRENT_ACTIVITIES",
+	"REGISTER_SEARCH_ATTRIBUTES", "LOG_LEVEL",
+}
+
+// Defaults. The dev-only ones are applied by the dev stack, never by the
+// production commands.
+const (
+	DefaultHTTPAddr         = "127.0.0.1:8080"
+	DefaultDatabaseURL      = "postgres://postgres@127.0.0.1:5432/webhooks?sslmode=disable"
+	DefaultTemporalAddress  = "127.0.0.1:7233"
+	DefaultNamespace        = "default"
+	DefaultIngestUsername   = "ingest"
+	DefaultRetrySchedule    = "0s,5s,5m,30m,2h,5h,10h,10h"
+	DefaultDeliveryTimeout  = 10 * time.Second
+	DefaultDataDir          = ".data"
+	DefaultTemporalUIAddr   = "127.0.0.1:8233"
+	DefaultTemporalPort     = 7233
+	DefaultWorkerActivities = 200
+	DevClientID             = "demo"
+	DevClientKey            = "demo-key-for-local-use-only"
+	DevIngestPassword       = "ingest-key-for-local-use-only"
+	DevAllowedNetworks      = "127.0.0.0/8,::1/128"
+)
+
+// maxDeliveryTimeout keeps an attempt inside the activity's start-to-close
+// timeout (workflows.attemptStartToClose).
+const maxDeliveryTimeout = 50 * time.Second
+
+// Load reads the environment. dev selects the dev stack's defaults for the
+// settings production must give explicitly (ingest password, loopback
+// deliveries, the encryption key, which the dev stack keeps in DataDir).
+func Load(dev bool) (Config, error) {
+	var errs []error
+	c := Config{
+		HTTPAddr:          env("HTTP_ADDR", DefaultHTTPAddr),
+		DatabaseURL:       env("DATABASE_URL", DefaultDatabaseURL),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", DefaultNamespace),
+		DevClientID:       env("DEV_CLIENT_ID", DevClientID),
+		DevClientKey:      env("DEV_CLIENT_KEY", DevClientKey),
+		IngestUsername:    env("INGEST_USERNAME", DefaultIngestUsername),
+		IngestPassword:    os.Getenv("INGEST_PASSWORD"),
+		DataDir:           env("DEV_DATA_DIR", DefaultDataDir),
+		TemporalUIAddr:    env("TEMPORAL_UI_ADDR", DefaultTemporalUIAddr),
+	}
+	c.TemporalAddress = os.Getenv("TEMPORAL_ADDRESS")
+	if c.TemporalAddress == "" && !dev {
+		c.TemporalAddress = DefaultTemporalAddress
+	}
+	if c.IngestPassword == "" && dev {
+		c.IngestPassword = DevIngestPassword
+	}
+	var err error
+	if c.RetrySchedule, err = workflows.ParseRetrySchedule(env("RETRY_SCHEDULE", DefaultRetrySchedule)); err != nil {
+		errs = append(errs, fmt.Errorf("RETRY_SCHEDULE: %w", err))
+	}
+	networks := os.Getenv("ALLOWED_PRIVATE_NETWORKS")
+	if _, set := os.LookupEnv("ALLOWED_PRIVATE_NETWORKS"); !set && dev {
+		networks = DevAllowedNetworks
+	}
+	if c.AllowedNetworks, err = activities.ParseNetworks(networks); err != nil {
+		errs = append(errs, fmt.Errorf("ALLOWED_PRIVATE_NETWORKS: %w", err))
+	}
+	if key := os.Getenv("ENCRYPTION_KEY"); key != "" {
+		if c.EncryptionKey, err = db.ParseKey(key); err != nil {
+			errs = append(errs, fmt.Errorf("ENCRYPTION_KEY: %w", err))
+		}
+	} else if !dev {
+		errs = append(errs, errors.New("ENCRYPTION_KEY: required (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"))
+	}
+	if c.DeliveryTimeout, err = duration("DELIVERY_TIMEOUT", DefaultDeliveryTimeout); err == nil && (c.DeliveryTimeout <= 0 || c.DeliveryTimeout > maxDeliveryTimeout) {
+		err = fmt.Errorf("DELIVERY_TIMEOUT: must be between 1ms and %s", maxDeliveryTimeout)
+	}
+	errs = append(errs, err)
+	if c.TemporalPort, err = integer("TEMPORAL_PORT", DefaultTemporalPort); err == nil && (c.TemporalPort < 0 || c.TemporalPort > 65535) {
+		err = errors.New("TEMPORAL_PORT: must be a port number")
+	}
+	errs = append(errs, err)
+	if c.WorkerActivities, err = integer("WORKER_MAX_CONCURRENT_ACTIVITIES", DefaultWorkerActivities); err == nil && c.WorkerActivities < 1 {
+		err = errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES: must be at least 1")
+	}
+	errs = append(errs, err)
+	switch v := os.Getenv("REGISTER_SEARCH_ATTRIBUTES"); v {
+	case "", "false", "0":
+	case "true", "1":
+		c.RegisterSearchAttributes = true
+	default:
+		errs = append(errs, fmt.Errorf("REGISTER_SEARCH_ATTRIBUTES: %q is not true or false", v))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+	return c, errors.Join(errs...)
+}
+
+// LogValue prints the configuration at start with every secret masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("database_url", maskURL(c.DatabaseURL)),
+		slog.String("temporal_address", c.TemporalAddress),
+		slog.String("temporal_namespace", c.TemporalNamespace),
+		slog.String("ingest_username", c.IngestUsername),
+		slog.String("ingest_password", mask(c.IngestPassword)),
+		slog.Any("retry_schedule", c.RetrySchedule),
+		slog.Any("allowed_private_networks", c.AllowedNetworks),
+		slog.String("encryption_key", mask(string(c.EncryptionKey))),
+		slog.Duration("delivery_timeout", c.DeliveryTimeout),
+		slog.Int("worker_max_concurrent_activities", c.WorkerActivities),
+	)
+}
+
+func mask(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "****"
+}
+
+// maskURL hides the password of a connection string; a key=value string
+// (which may hold a password anywhere) is not printed at all.
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "(set, not shown)"
+	}
+	return u.Redacted()
+}
+
+func env(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func duration(name string, fallback time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 10s", name, v)
+	}
+	return d, nil
+}
+
+func integer(name string, fallback int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a whole number", name, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,509 @@
+package devserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The tests run a real server: no mocks.
+
+const (
+	taskQueue  = "devserver-test"
+	signalName = "finish"
+	queryState = "state"
+
+	// The persistence test runs its first phase in a child process (the
+	// test binary itself) so that the second start really reads the file
+	// another process wrote, as `make run` does after a restart.
+	envPhase1DB = "DEVSERVER_TEST_PHASE1_DB"
+	envPhase1ID = "DEVSERVER_TEST_PHASE1_WORKFLOW_ID"
+)
+
+var (
+	keywordKey  = temporal.NewSearchAttributeKeyKeyword("DevTestKeyword")
+	keywordsKey = temporal.NewSearchAttributeKeyKeywordList("DevTestKeywords")
+	// extraKey is registered only on a restart, to exercise adding an
+	// attribute to an existing namespace through the operator API.
+	extraKey = temporal.NewSearchAttributeKeyKeyword("DevTestExtra")
+
+	testAttributes = map[string]enumspb.IndexedValueType{
+		keywordKey.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		keywordsKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	}
+)
+
+func TestMain(m *testing.M) {
+	if db := os.Getenv(envPhase1DB); db != "" {
+		if err := persistencePhase1(db, os.Getenv(envPhase1ID)); err != nil {
+			fmt.Fprintln(os.Stderr, "phase 1:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// greet is the trivial workflow of TestInMemory.
+func greet(_ workflow.Context, name string) (string, error) {
+	return "hello " + name, nil
+}
+
+// awaitSignal waits for the finish signal, under a long timer so that the
+// persisted state includes a pending timer too.
+func awaitSignal(ctx workflow.Context) (string, error) {
+	state := "waiting"
+	if err := workflow.SetQueryHandler(ctx, queryState, func() (string, error) { return state, nil }); err != nil {
+		return "", err
+	}
+	var got string
+	timedOut := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, signalName), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, &got)
+	})
+	sel.AddFuture(workflow.NewTimer(ctx, 24*time.Hour), func(workflow.Future) { timedOut = true })
+	sel.Select(ctx)
+	if timedOut {
+		return "", errors.New("timer fired before the signal")
+	}
+	state = "done"
+	return "got " + got, nil
+}
+
+func TestInMemory(t *testing.T) {
+	ctx := testContext(t, 3*time.Minute)
+
+	began := time.Now()
+	srv, err := Start(ctx, Options{SearchAttributes: testAttributes, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Logf("in-memory Start took %v; process RSS after start: %s", time.Since(began).Round(time.Millisecond), rss())
+	stopAtCleanup(t, srv)
+
+	if srv.Namespace() != DefaultNamespace {
+		t.Errorf("Namespace() = %q, want %q", srv.Namespace(), DefaultNamespace)
+	}
+	if srv.UIAddress() != "" {
+		t.Errorf("UIAddress() = %q with the UI disabled", srv.UIAddress())
+	}
+	if host, _, err := net.SplitHostPort(srv.FrontendAddress()); err != nil || host != "127.0.0.1" {
+		t.Errorf("FrontendAddress() = %q, want 127.0.0.1:<port> (%v)", srv.FrontendAddress(), err)
+	}
+
+	c := dial(t, srv)
+	ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: srv.Namespace()})
+	if err != nil {
+		t.Fatalf("DescribeNamespace: %v", err)
+	}
+	if got := ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != DefaultRetention {
+		t.Errorf("retention = %v, want %v", got, DefaultRetention)
+	}
+
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(greet)
+	if err := w.Start(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	defer w.Stop()
+
+	const id = "greet-1"
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			keywordKey.ValueSet("acme"),
+			keywordsKey.ValueSet([]string{"wh-1", "wh-2"}),
+		),
+	}, greet, "dev")
+	if err != nil {
+		t.Fatalf("ExecuteWorkflow: %v", err)
+	}
+	var out string
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatalf("workflow: %v", err)
+	}
+	if out != "hello dev" {
+		t.Fatalf("workflow result = %q", out)
+	}
+
+	query := "DevTestKeyword = 'acme' AND DevTestKeywords = 'wh-2' AND ExecutionStatus = 'Completed'"
+	waitForWorkflows(t, ctx, c, query, []string{id})
+	// And a value the workflow does not have finds nothing.
+	if n := count(t, ctx, c, "DevTestKeywords = 'wh-3'"); n != 0 {
+		t.Errorf("count of DevTestKeywords = 'wh-3' is %d, want 0", n)
+	}
+}
+
+func TestFilePersistence(t *testing.T) {
+	ctx := testContext(t, 5*time.Minute)
+	db := filepath.Join(t.TempDir(), "temporal.db")
+	const id = "await-1"
+
+	// Phase 1, in a child process: create the file, start a workflow that
+	// waits for a signal, stop the server.
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envPhase1DB+"="+db, envPhase1ID+"="+id)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("phase 1 (child process): %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, "phase 1:") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("database file after phase 1: %v", err)
+	}
+
+	// Phase 2: start on the existing file in this process; the workflow is
+	// still running and visibility still finds it by its attributes.
+	began := time.Now()
+	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("Start on the existing file: %v", err)
+	}
+	t.Logf("file Start on an existing file took %v; process RSS: %s", time.Since(began).Round(time.Millisecond), rss())
+	c := dial(t, srv)
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatalf("DescribeWorkflowExecution after restart: %v", err)
+	}
+	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("workflow status after restart = %v, want Running", st)
+	}
+	waitForWorkflows(t, ctx, c, "DevTestKeyword = 'persisted' AND ExecutionStatus = 'Running'", []string{id})
+	c.Close()
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+
+	// Phase 3: start again in the same process (a new port), registering
+	// one more search attribute; the existing ones are a no-op. Then the
+	// workflow completes on a signal.
+	attrs := map[string]enumspb.IndexedValueType{extraKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD}
+	for k, v := range testAttributes {
+		attrs[k] = v
+	}
+	began = time.Now()
+	srv, err = Start(ctx, Options{DatabaseFile: db, SearchAttributes: attrs, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("second Start on the existing file: %v", err)
+	}
+	t.Logf("file Start again in-process (adds one search attribute) took %v; process RSS: %s", time.Since(began).Round(time.Millisecond), rss())
+	stopAtCleanup(t, srv)
+	c = dial(t, srv)
+
+	list, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: srv.Namespace()})
+	if err != nil {
+		t.Fatalf("ListSearchAttributes: %v", err)
+	}
+	for name, typ := range attrs {
+		if got := list.GetCustomAttributes()[name]; got != typ {
+			t.Errorf("search attribute %s = %v, want %v", name, got, typ)
+		}
+	}
+
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(awaitSignal)
+	w.RegisterWorkflow(greet)
+	if err := w.Start(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	defer w.Stop()
+
+	if err := c.SignalWorkflow(ctx, id, "", signalName, "go"); err != nil {
+		t.Fatalf("SignalWorkflow: %v", err)
+	}
+	var result string
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &result); err != nil {
+		t.Fatalf("workflow after signal: %v", err)
+	}
+	if result != "got go" {
+		t.Fatalf("workflow result = %q, want %q", result, "got go")
+	}
+
+	// The attribute added on this start is usable at once.
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    "greet-extra",
+		TaskQueue:             taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(extraKey.ValueSet("x")),
+	}, greet, "extra")
+	if err != nil {
+		t.Fatalf("ExecuteWorkflow with the added attribute: %v", err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatalf("workflow with the added attribute: %v", err)
+	}
+	waitForWorkflows(t, ctx, c, "DevTestExtra = 'x'", []string{"greet-extra"})
+}
+
+// persistencePhase1 runs in the child process of TestFilePersistence.
+func persistencePhase1(db, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	began := time.Now()
+	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
+	if err != nil {
+		return fmt.Errorf("Start: %w", err)
+	}
+	fmt.Printf("phase 1: file Start on a new file took %v; child RSS: %s\n", time.Since(began).Round(time.Millisecond), rss())
+	defer func() { _ = srv.Stop() }()
+
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdkLogger()})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(awaitSignal)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(keywordKey.ValueSet("persisted")),
+	}, awaitSignal)
+	if err != nil {
+		return fmt.Errorf("ExecuteWorkflow: %w", err)
+	}
+	// Once the query answers, the first workflow task (timer, signal
+	// channel) has been processed and persisted.
+	for {
+		v, err := c.QueryWorkflow(ctx, id, "", queryState)
+		if err == nil {
+			var state string
+			if err := v.Get(&state); err != nil {
+				return err
+			}
+			if state == "waiting" {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("workflow never answered its query: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	w.Stop()
+	c.Close()
+	began = time.Now()
+	if err := srv.Stop(); err != nil {
+		return fmt.Errorf("Stop: %w", err)
+	}
+	fmt.Printf("phase 1: Stop took %v\n", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+func TestUI(t *testing.T) {
+	ctx := testContext(t, 3*time.Minute)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiAddr := l.Addr().String()
+	_ = l.Close()
+
+	began := time.Now()
+	srv, err := Start(ctx, Options{Namespace: "ui-test", UIAddress: uiAddr, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Logf("in-memory Start with UI took %v; process RSS: %s", time.Since(began).Round(time.Millisecond), rss())
+	stopAtCleanup(t, srv)
+	if srv.UIAddress() != uiAddr {
+		t.Fatalf("UIAddress() = %q, want %q", srv.UIAddress(), uiAddr)
+	}
+
+	status, ctype, body := get(t, ctx, "http://"+uiAddr+"/")
+	if status != http.StatusOK {
+		t.Fatalf("GET /: status %d\n%s", status, body)
+	}
+	if !strings.HasPrefix(ctype, "text/html") {
+		t.Errorf("GET /: Content-Type %q, want text/html", ctype)
+	}
+	if !strings.Contains(strings.ToLower(body), "<html") {
+		t.Errorf("GET /: body is not an HTML page:\n%.500s", body)
+	}
+
+	// The UI's API is proxied to the frontend over gRPC: the namespace the
+	// server created is listed.
+	status, _, body = get(t, ctx, "http://"+uiAddr+"/api/v1/namespaces")
+	if status != http.StatusOK || !strings.Contains(body, `"ui-test"`) {
+		t.Fatalf("GET /api/v1/namespaces: status %d, want 200 listing ui-test:\n%.1000s", status, body)
+	}
+}
+
+func TestListenAddress(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		ip      string
+		port    int // -1: any free port
+		wantErr bool
+	}{
+		{"", "127.0.0.1", -1, false},
+		{"127.0.0.1:0", "127.0.0.1", -1, false},
+		{"localhost:7233", "127.0.0.1", 7233, false},
+		{":7233", "127.0.0.1", 7233, false},
+		{"0.0.0.0:7233", "0.0.0.0", 7233, false},
+		{"example.com:7233", "", 0, true},
+		{"127.0.0.1", "", 0, true},
+		{"127.0.0.1:x", "", 0, true},
+	} {
+		ip, port, err := listenAddress(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("listenAddress(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
+			continue
+		}
+		if tc.wantErr {
+			continue
+		}
+		if ip != tc.ip || (tc.port >= 0 && port != tc.port) || port <= 0 {
+			t.Errorf("listenAddress(%q) = %s, %d; want %s, %d", tc.in, ip, port, tc.ip, tc.port)
+		}
+	}
+	if got := dialIP("0.0.0.0"); got != "127.0.0.1" {
+		t.Errorf("dialIP(0.0.0.0) = %s", got)
+	}
+}
+
+// helpers
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// testLogger sends server warnings and errors to stderr (shown when a test
+// fails or with -v). Not t.Log: the server may log after the test ends.
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func sdkLogger() sdklog.Logger {
+	return sdklog.NewStructuredLogger(testLogger())
+}
+
+func stopAtCleanup(t *testing.T, srv *Server) {
+	t.Cleanup(func() {
+		began := time.Now()
+		if err := srv.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		t.Logf("Stop took %v", time.Since(began).Round(time.Millisecond))
+	})
+}
+
+func dial(t *testing.T, srv *Server) client.Client {
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdkLogger()})
+	if err != nil {
+		t.Fatalf("client.Dial(%s): %v", srv.FrontendAddress(), err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func count(t *testing.T, ctx context.Context, c client.Client, query string) int64 {
+	t.Helper()
+	resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+	if err != nil {
+		t.Fatalf("CountWorkflow(%q): %v", query, err)
+	}
+	return resp.GetCount()
+}
+
+// waitForWorkflows polls visibility (eventually consistent) until both
+// CountWorkflow and ListWorkflow report exactly the workflows ids.
+func waitForWorkflows(t *testing.T, ctx context.Context, c client.Client, query string, ids []string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []string
+	var n int64
+	for {
+		n = count(t, ctx, c, query)
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			t.Fatalf("ListWorkflow(%q): %v", query, err)
+		}
+		got = got[:0]
+		for _, e := range resp.GetExecutions() {
+			got = append(got, e.GetExecution().GetWorkflowId())
+		}
+		slices.Sort(got)
+		if n == int64(len(ids)) && slices.Equal(got, ids) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("visibility query %q: count %d, list %v; want %v", query, n, got, ids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, ctx context.Context, url string) (status int, contentType, body string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+// rss reports the process's resident memory (Linux), or "?".
+func rss() string {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	defer func() { _ = f.Close() }()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			fields := strings.Fields(v)
+			if kb, err := strconv.Atoi(fields[0]); err == nil {
+				return fmt.Sprintf("%d MiB", kb/1024)
+			}
+		}
+	}
+	return "?"
+}

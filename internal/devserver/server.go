@@ -1,0 +1,609 @@
+// Package devserver runs a real Temporal server (frontend, history, matching
+// and worker services, backed by SQLite) and optionally its Web UI inside the
+// current process, for the local dev stack, end-to-end tests and benchmarks.
+// It needs no Docker, no download and no network access.
+//
+// It follows what `temporal server start-dev` (temporalio/cli,
+// internal/devserver) does, reduced to what this service needs.
+package devserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+const (
+	// DefaultNamespace is used when Options.Namespace is empty.
+	DefaultNamespace = "default"
+	// DefaultRetention is used when Options.Retention is zero. Ingestion
+	// idempotency relies on Temporal refusing a duplicate workflow id while
+	// the closed workflow is retained, and SPEC asks for at least 30 days.
+	DefaultRetention = 31 * 24 * time.Hour
+
+	clusterName = "active"
+
+	// numHistoryShards is fixed when a database is created and can never
+	// change for that database, so it is a constant rather than an option.
+	// One shard is what the Temporal CLI dev server uses: every shard runs
+	// its own queue processors that poll the database, and with SQLite
+	// (a single connection, see sqlConfig) more shards add idle load without
+	// adding write parallelism.
+	numHistoryShards = 1
+
+	// startTimeout bounds Start when ctx has no deadline.
+	startTimeout = 2 * time.Minute
+	pollInterval = 50 * time.Millisecond
+)
+
+// Options configures Start.
+type Options struct {
+	// DatabaseFile is the SQLite file that persists the server; "" keeps
+	// everything in memory (tests). The file is created, with its schema,
+	// if absent; its directory must exist.
+	DatabaseFile string
+	// Namespace is created if absent; default DefaultNamespace.
+	Namespace string
+	// Retention is the namespace's retention of closed workflows; default
+	// DefaultRetention. It is applied to an existing namespace too.
+	Retention time.Duration
+	// FrontendAddress is the host:port the gRPC frontend listens on; "" or
+	// port 0 picks a free port on 127.0.0.1 (or on the given host).
+	FrontendAddress string
+	// UIAddress is the host:port of the Web UI; "" disables the UI, port 0
+	// picks a free port.
+	UIAddress string
+	// SearchAttributes are registered on the namespace. Registration is
+	// idempotent: attributes that already exist with the same type are left
+	// alone; one that exists with another type is an error.
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// Logger receives the server's logs at Warn and above; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running in-process Temporal server.
+type Server struct {
+	temporal     temporal.Server
+	ui           *uiserver.Server
+	uiDone       chan struct{}
+	conn         *grpc.ClientConn
+	frontendAddr string
+	uiAddr       string
+	namespace    string
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// FrontendAddress is the host:port clients dial (client.Options.HostPort).
+func (s *Server) FrontendAddress() string { return s.frontendAddr }
+
+// UIAddress is the Web UI's host:port, e.g. "127.0.0.1:8233"; "" when the UI
+// is disabled.
+func (s *Server) UIAddress() string { return s.uiAddr }
+
+// Namespace is the namespace Start created or found.
+func (s *Server) Namespace() string { return s.namespace }
+
+// Start starts the server and returns once the frontend answers, the
+// namespace exists with the wanted retention, the search attributes are
+// registered and usable in visibility queries, and the UI (if any) serves
+// its index page. ctx bounds the wait; it does not stop the server later.
+func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Retention < 0 {
+		return nil, fmt.Errorf("devserver: negative retention %v", opts.Retention)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, startTimeout)
+		defer cancel()
+	}
+	logger := newServerLogger(opts.Logger)
+
+	frontendIP, frontendPort, err := listenAddress(opts.FrontendAddress)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: frontend address: %w", err)
+	}
+	s := &Server{
+		namespace:    opts.Namespace,
+		frontendAddr: net.JoinHostPort(dialIP(frontendIP), strconv.Itoa(frontendPort)),
+	}
+
+	sqlConf, err := sqlConfig(opts.DatabaseFile)
+	if err != nil {
+		return nil, err
+	}
+	// Creating the namespace in the database before the server starts (as
+	// the CLI does) makes it usable as soon as the frontend answers; one
+	// registered through the API only becomes visible to every service after
+	// their namespace caches refresh. It is a no-op when the namespace
+	// exists; search attributes added to Options later are then registered
+	// through the operator API below.
+	nsConf, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
+	}
+	nsConf.Detail.Config.Retention = durationpb.New(opts.Retention)
+	if err := sqliteschema.CreateNamespaces(sqlConf, nsConf); err != nil {
+		return nil, fmt.Errorf("devserver: creating namespace %q: %w", opts.Namespace, err)
+	}
+
+	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, logger)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := temporal.NewServer(serverOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: creating temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Stop()
+		return nil, fmt.Errorf("devserver: starting temporal server: %w", err)
+	}
+	s.temporal = srv
+	defer func() {
+		if retErr != nil {
+			_ = s.Stop()
+		}
+	}()
+
+	s.conn, err = grpc.NewClient(s.frontendAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Retry connecting quickly while the frontend comes up (gRPC's
+		// default backoff starts at 1s and grows to 2 minutes).
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: pollInterval, Multiplier: 1.6, MaxDelay: time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: dialing frontend: %w", err)
+	}
+	if err := s.setUpNamespace(ctx, opts); err != nil {
+		return nil, err
+	}
+
+	if opts.UIAddress != "" {
+		if err := s.startUI(ctx, opts.UIAddress); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Stop stops the UI and the server. It is safe to call more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.ui != nil {
+			s.ui.Stop()
+			<-s.uiDone
+		}
+		if s.conn != nil {
+			_ = s.conn.Close()
+		}
+		if s.temporal != nil {
+			s.stopErr = s.temporal.Stop()
+		}
+	})
+	return s.stopErr
+}
+
+// sqlConfig returns the SQLite store configuration.
+func sqlConfig(file string) (*config.SQL, error) {
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if file == "" {
+		// The SQLite plugin keeps one connection per DSN open for the life
+		// of the process (its pool never closes them), so each in-memory
+		// server needs a distinct name or it would see another's data.
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		conf.DatabaseName = "devserver-" + hex.EncodeToString(b[:])
+		conf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		return conf, nil
+	}
+
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: database file: %w", err)
+	}
+	if _, err := os.Stat(filepath.Dir(abs)); err != nil {
+		return nil, fmt.Errorf("devserver: database file directory: %w", err)
+	}
+	conf.DatabaseName = abs
+	conf.ConnectAttributes = map[string]string{
+		"mode": "rwc",
+		// setup makes the plugin create the schema when it first connects
+		// and ignore "table already exists" on an existing database, so a
+		// missing and an empty (0-byte) file are handled alike.
+		"setup": "true",
+		// Everything below becomes a PRAGMA on the connection.
+		//
+		// WAL: a commit appends to the -wal file instead of rewriting pages
+		// behind a rollback journal. Temporal commits several small
+		// transactions per workflow task, so this is the main write-speed
+		// win; it also lets a reader (the sqlite3 shell, a backup) look at
+		// the file while the server writes.
+		"journal_mode": "wal",
+		// NORMAL in WAL mode syncs only at checkpoints, not at each commit.
+		// The database cannot be corrupted; a power loss (not a crash of
+		// the process) may lose the last commits — fine for a dev stack.
+		"synchronous": "normal",
+		// The plugin uses a single connection (MaxConns defaults to 1, and
+		// more than one writer would trade throughput for SQLITE_BUSY
+		// retries), so there is no lock contention inside the process. The
+		// timeout only makes the server wait, instead of failing at once,
+		// while another process (a sqlite3 shell) briefly holds the lock.
+		"busy_timeout": "5000",
+	}
+	return conf, nil
+}
+
+// serverOptions builds the temporal.NewServer options for a single-process
+// cluster: all four services in this process, each on its own loopback port,
+// found through static host lists (no ringpop membership to join, which
+// makes start faster and needs no membership ports).
+func serverOptions(frontendIP string, frontendPort int, sqlConf *config.SQL, logger serverLogger) ([]temporal.ServerOption, error) {
+	const storeName = "sqlite-default"
+	loopback := "127.0.0.1"
+
+	var conf config.Config
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = loopback
+	// Global.Metrics stays nil: metrics go to a no-op handler and no
+	// Prometheus listener is opened. Global.PProf.Port stays 0: no pprof
+	// listener either.
+	conf.Persistence = config.Persistence{
+		DefaultStore:     storeName,
+		VisibilityStore:  storeName,
+		NumHistoryShards: numHistoryShards,
+		DataStores:       map[string]config.DataStore{storeName: {SQL: sqlConf}},
+	}
+	conf.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             net.JoinHostPort(dialIP(frontendIP), strconv.Itoa(frontendPort)),
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	// The worker service (system workflows) dials the frontend through this.
+	conf.PublicClient.HostPort = net.JoinHostPort(dialIP(frontendIP), strconv.Itoa(frontendPort))
+
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	conf.Services = map[string]config.Service{}
+	for _, name := range []primitives.ServiceName{
+		primitives.FrontendService, primitives.HistoryService,
+		primitives.MatchingService, primitives.WorkerService,
+	} {
+		var rpc config.RPC
+		if name == primitives.FrontendService {
+			rpc.GRPCPort, rpc.BindOnIP = frontendPort, frontendIP
+			// rpc.HTTPPort stays 0: the HTTP API is off; the UI server
+			// talks gRPC.
+		} else {
+			port, err := freePort(loopback)
+			if err != nil {
+				return nil, fmt.Errorf("devserver: %s port: %w", name, err)
+			}
+			rpc.GRPCPort, rpc.BindOnIP = port, loopback
+		}
+		conf.Services[string(name)] = config.Service{RPC: rpc}
+		hosts[name] = static.SingleLocalHost(net.JoinHostPort(loopback, strconv.Itoa(rpc.GRPCPort)))
+	}
+
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
+	}
+
+	return []temporal.ServerOption{
+		temporal.WithConfig(&conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+	}, nil
+}
+
+// dynamicConfig holds the dev-server overrides of the server's defaults.
+//
+// Deliberately not set:
+//   - frontend.enableUpdateWorkflowExecution: already true by default.
+//   - frontend.workerVersioningDataAPIs: worker versioning is not used.
+//   - system.forceSearchAttributesCacheRefreshOnRead: it refreshes the
+//     cluster-wide search attribute definitions, which with SQL visibility
+//     are only the fixed preallocated columns (Keyword01...). A custom
+//     attribute is an alias in the namespace's record, picked up by the
+//     namespace cache (2 s refresh); Start waits until a visibility query
+//     accepts every attribute, so they are usable when it returns. The flag
+//     would only add a database read to every search attribute lookup.
+func dynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		// The default, 10 visibility requests/s per namespace, is easily
+		// hit by the Web UI (it polls lists and counts) plus tests polling
+		// eventually consistent queries; throttled calls fail with
+		// ResourceExhausted.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// The default caches 128k workflow mutable states per host, sized
+		// for production hosts; 8k (as the CLI) bounds a laptop's memory.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+		// One partition per task queue instead of four: with a single
+		// matching host, partitions add forwarding hops between them
+		// without adding capacity. Set from the first start of a database
+		// file on, so no task is stranded in a partition later dropped.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+	}
+}
+
+// setUpNamespace waits for the frontend to answer for the namespace, then
+// aligns its retention and registers missing search attributes.
+func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
+	wf := workflowservice.NewWorkflowServiceClient(s.conn)
+	op := operatorservice.NewOperatorServiceClient(s.conn)
+
+	var desc *workflowservice.DescribeNamespaceResponse
+	err := poll(ctx, func() (err error) {
+		desc, err = wf.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: opts.Namespace})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: waiting for the frontend at %s: %w", s.frontendAddr, err)
+	}
+
+	// A namespace created by an earlier start with another retention.
+	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() != opts.Retention {
+		_, err := wf.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+			Namespace: opts.Namespace,
+			Config: &namespacepb.NamespaceConfig{
+				WorkflowExecutionRetentionTtl: durationpb.New(opts.Retention),
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("devserver: setting retention of namespace %q: %w", opts.Namespace, err)
+		}
+	}
+
+	if len(opts.SearchAttributes) == 0 {
+		return nil
+	}
+	list, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: opts.Namespace})
+	if err != nil {
+		return fmt.Errorf("devserver: listing search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range opts.SearchAttributes {
+		if have, ok := list.GetCustomAttributes()[name]; ok {
+			if have != typ {
+				return fmt.Errorf("devserver: search attribute %q exists as %v, want %v", name, have, typ)
+			}
+			continue
+		}
+		if _, ok := list.GetSystemAttributes()[name]; ok {
+			return fmt.Errorf("devserver: search attribute %q is a system attribute", name)
+		}
+		missing[name] = typ
+	}
+	if len(missing) > 0 {
+		_, err := op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace:        opts.Namespace,
+			SearchAttributes: missing,
+		})
+		if err != nil {
+			return fmt.Errorf("devserver: adding search attributes: %w", err)
+		}
+	}
+
+	// Wait until visibility queries accept every attribute: that is when
+	// workflows can be started with them and found by them.
+	names := make([]string, 0, len(opts.SearchAttributes))
+	for name := range opts.SearchAttributes {
+		names = append(names, "`"+name+"` IS NULL")
+	}
+	slices.Sort(names)
+	query := strings.Join(names, " AND ")
+	err = poll(ctx, func() error {
+		_, err := wf.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: opts.Namespace,
+			Query:     query,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: waiting for search attributes to be usable: %w", err)
+	}
+	return nil
+}
+
+// startUI starts the Web UI on addr and waits until it serves its index page.
+func (s *Server) startUI(ctx context.Context, addr string) error {
+	ip, port, err := listenAddress(addr)
+	if err != nil {
+		return fmt.Errorf("devserver: UI address: %w", err)
+	}
+	// ui.Start calls echo's Logger.Fatal (os.Exit) when it cannot listen,
+	// so make sure the port is free first.
+	hostPort := net.JoinHostPort(ip, strconv.Itoa(port))
+	l, err := net.Listen("tcp", hostPort)
+	if err != nil {
+		return fmt.Errorf("devserver: UI address: %w", err)
+	}
+	_ = l.Close()
+
+	ui, err := newUIServer(&uiconfig.Config{
+		Host:                ip,
+		Port:                port,
+		TemporalGRPCAddress: s.frontendAddr,
+		EnableUI:            true,
+		DefaultNamespace:    s.namespace,
+		// The dev UI is served over plain HTTP: without this the browser
+		// would not send back the CSRF cookie and every write (signal,
+		// terminate...) would be refused.
+		CORS:     uiconfig.CORS{CookieInsecure: true},
+		HideLogs: true,
+		// No network access: do not fetch release news.
+		DisableNewsFetch: true,
+	})
+	if err != nil {
+		return err
+	}
+	s.ui, s.uiDone = ui, make(chan struct{})
+	go func() {
+		defer close(s.uiDone)
+		_ = ui.Start() // returns nil once Stop closes it
+	}()
+	s.uiAddr = net.JoinHostPort(dialIP(ip), strconv.Itoa(port))
+
+	url := "http://" + s.uiAddr + "/"
+	err = poll(ctx, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: waiting for the UI: %w", err)
+	}
+	return nil
+}
+
+// newUIServer wraps uiserver.NewServer, which panics on a bad configuration.
+func newUIServer(conf *uiconfig.Config) (ui *uiserver.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("devserver: creating UI server: %v", r)
+		}
+	}()
+	return uiserver.NewServer(uiserveroptions.WithConfigProvider(conf)), nil
+}
+
+// listenAddress parses a host:port to listen on. An empty address or host
+// means 127.0.0.1 ("localhost" too: the server binds to IPs only); port 0
+// (or none) picks a free port.
+func listenAddress(addr string) (ip string, port int, err error) {
+	host, portStr := "", "0"
+	if addr != "" {
+		if host, portStr, err = net.SplitHostPort(addr); err != nil {
+			return "", 0, err
+		}
+	}
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if net.ParseIP(host) == nil {
+		return "", 0, fmt.Errorf("%q: host must be an IP address or localhost", addr)
+	}
+	if port, err = strconv.Atoi(portStr); err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%q: bad port", addr)
+	}
+	if port == 0 {
+		if port, err = freePort(host); err != nil {
+			return "", 0, err
+		}
+	}
+	return host, port, nil
+}
+
+// dialIP is the IP a local client dials to reach a listener on ip.
+func dialIP(ip string) string {
+	if parsed := net.ParseIP(ip); parsed != nil && parsed.IsUnspecified() {
+		if parsed.To4() != nil {
+			return "127.0.0.1"
+		}
+		return "::1"
+	}
+	return ip
+}
+
+// freePort asks the kernel for a free TCP port on ip. Another process may
+// take it before the server binds it; on a dev machine that is rare enough.
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// poll calls f until it succeeds or ctx ends, and then returns f's last
+// error along with ctx's.
+func poll(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(pollInterval):
+		}
+	}
+}

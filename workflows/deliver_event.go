@@ -1,0 +1,217 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ocelot/webhooks/activities"
+)
+
+// DeliveriesQuery is the name of the query that returns each webhook's
+// delivery state while the workflow runs (and after it closed).
+const DeliveriesQuery = "deliveries"
+
+// DeliveryState is where one event's delivery to one webhook stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	StatePending   DeliveryState = "pending"
+	StateDelivered DeliveryState = "delivered"
+	StateFailed    DeliveryState = "failed"
+	StateCancelled DeliveryState = "cancelled"
+)
+
+// Delivery is the state of one event's delivery to one webhook, as the
+// query and the workflow result report it.
+type Delivery struct {
+	WebhookKey int64
+	WebhookID  string
+	State      DeliveryState
+	// Attempts made so far.
+	Attempts       int
+	LastStatusCode int    `json:",omitempty"`
+	LastError      string `json:",omitempty"`
+	// NextAttemptAt is set while a pending delivery waits for its next
+	// attempt.
+	NextAttemptAt *time.Time `json:",omitempty"`
+}
+
+// DeliverEventResult is the workflow's result: one entry per matching
+// webhook, ordered by webhook ID.
+type DeliverEventResult struct {
+	Deliveries []Delivery
+}
+
+// attemptStartToClose bounds one HTTP attempt (whose own timeout is the
+// worker's DELIVERY_TIMEOUT, at most 50 s) plus reading the webhook.
+const attemptStartToClose = time.Minute
+
+// infrastructureRetry retries an activity that failed for a reason other
+// than the receiver (PostgreSQL down, worker crash): such a failure is not a
+// delivery attempt, so it is retried without limit rather than lost.
+var infrastructureRetry = &temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    time.Minute,
+}
+
+// DeliverEvent delivers one event to every matching webhook of its client,
+// independently and in parallel, each with the retry schedule of the input.
+// Every attempt is its own activity, so the Temporal UI shows each one with
+// its number, URL, status or error and duration.
+func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResult, error) {
+	if len(in.RetrySchedule) == 0 {
+		return DeliverEventResult{}, temporal.NewNonRetryableApplicationError("empty retry schedule", "InvalidInput", nil)
+	}
+	var a *activities.Activities
+	var deliveries []*Delivery
+	err := workflow.SetQueryHandler(ctx, DeliveriesQuery, func() ([]Delivery, error) {
+		return snapshot(deliveries), nil
+	})
+	if err != nil {
+		return DeliverEventResult{}, fmt.Errorf("set query handler: %w", err)
+	}
+
+	resolveCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         infrastructureRetry,
+		Summary:             "resolve matching webhooks",
+	})
+	var resolved activities.ResolveWebhooksResult
+	err = workflow.ExecuteActivity(resolveCtx, a.ResolveWebhooks, activities.ResolveWebhooksInput{
+		ClientID: in.ClientID, EventName: in.EventName, OfficeID: in.OfficeID,
+	}).Get(ctx, &resolved)
+	if err != nil {
+		return DeliverEventResult{}, fmt.Errorf("resolve webhooks: %w", err)
+	}
+
+	ids := make([]string, len(resolved.Webhooks))
+	for i, hook := range resolved.Webhooks {
+		ids[i] = hook.ID
+		deliveries = append(deliveries, &Delivery{WebhookKey: hook.Key, WebhookID: hook.ID, State: StatePending})
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
+		return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
+	}
+
+	wg := workflow.NewWaitGroup(ctx)
+	for _, d := range deliveries {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			deliver(ctx, a, in, d)
+			workflow.SetCurrentDetails(ctx, progress(deliveries))
+		})
+	}
+	wg.Wait(ctx)
+
+	if outcomes := outcomeList(deliveries); len(outcomes) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, DeliveryOutcomesKey.ValueSet(outcomes)); err != nil {
+			return DeliverEventResult{}, fmt.Errorf("upsert outcomes: %w", err)
+		}
+	}
+	return DeliverEventResult{Deliveries: snapshot(deliveries)}, nil
+}
+
+// deliver runs the attempts of one event to one webhook until it is
+// delivered, ends (410, cancelled) or the schedule is spent.
+func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInput, d *Delivery) {
+	var retryAfter time.Duration
+	for attempt := 1; attempt <= len(in.RetrySchedule); attempt++ {
+		if delay := attemptDelay(in.RetrySchedule, attempt, in.EventID, d.WebhookKey, retryAfter); delay > 0 {
+			next := workflow.Now(ctx).Add(delay)
+			d.NextAttemptAt = &next
+			timer := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{
+				Summary: fmt.Sprintf("wait %s before attempt %d to %s", delay, attempt, d.WebhookID),
+			})
+			if err := timer.Get(ctx, nil); err != nil {
+				d.State, d.LastError, d.NextAttemptAt = StateFailed, "workflow cancelled", nil
+				return
+			}
+			d.NextAttemptAt = nil
+		}
+
+		attemptCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: attemptStartToClose,
+			RetryPolicy:         infrastructureRetry,
+			Summary:             fmt.Sprintf("attempt %d/%d to %s", attempt, len(in.RetrySchedule), d.WebhookID),
+		})
+		var result activities.DeliverAttemptResult
+		err := workflow.ExecuteActivity(attemptCtx, a.DeliverAttempt, activities.DeliverAttemptInput{
+			ClientID: in.ClientID, WebhookKey: d.WebhookKey, EventName: in.EventName,
+			OfficeID: in.OfficeID, EventID: in.EventID, Payload: in.Payload, Attempt: attempt,
+		}).Get(ctx, &result)
+		if err != nil {
+			// Only cancellation of the workflow gets here: infrastructure
+			// failures are retried by the activity's policy without limit.
+			var canceled *temporal.CanceledError
+			reason := "attempt could not run"
+			if errors.As(err, &canceled) {
+				reason = "workflow cancelled"
+			}
+			d.State, d.LastError = StateFailed, reason
+			return
+		}
+		d.Attempts = attempt
+		d.LastStatusCode, d.LastError = result.StatusCode, result.Error
+		switch result.Outcome {
+		case activities.OutcomeDelivered:
+			d.State = StateDelivered
+			return
+		case activities.OutcomeGone:
+			d.State = StateFailed
+			return
+		case activities.OutcomeCancelled:
+			d.State = StateCancelled
+			return
+		}
+		retryAfter = result.RetryAfter
+	}
+	d.State = StateFailed
+}
+
+func snapshot(deliveries []*Delivery) []Delivery {
+	out := make([]Delivery, len(deliveries))
+	for i, d := range deliveries {
+		out[i] = *d
+	}
+	return out
+}
+
+// outcomeList is the sorted set of final states, for the
+// WebhookDeliveryOutcomes search attribute.
+func outcomeList(deliveries []*Delivery) []string {
+	seen := map[string]bool{}
+	var list []string
+	for _, d := range deliveries {
+		if s := string(d.State); !seen[s] {
+			seen[s] = true
+			list = append(list, s)
+		}
+	}
+	sort.Strings(list)
+	return list
+}
+
+// progress is the workflow's current details line in the UI, e.g.
+// "2 delivered, 1 pending".
+func progress(deliveries []*Delivery) string {
+	counts := map[DeliveryState]int{}
+	for _, d := range deliveries {
+		counts[d.State]++
+	}
+	var parts []string
+	for _, s := range []DeliveryState{StateDelivered, StatePending, StateFailed, StateCancelled} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

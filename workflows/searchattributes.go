@@ -1,0 +1,30 @@
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Custom search attributes, so that operators find every event of a client,
+// a webhook, an event name or an office in the Temporal UI, and tell
+// delivered, failed and cancelled deliveries apart. A cluster must register
+// them before the first workflow starts (the dev stack does; see README).
+var (
+	ClientIDKey         = temporal.NewSearchAttributeKeyKeyword("WebhookClientId")
+	EventNameKey        = temporal.NewSearchAttributeKeyKeyword("WebhookEventName")
+	EventIDKey          = temporal.NewSearchAttributeKeyKeyword("WebhookEventId")
+	OfficeIDKey         = temporal.NewSearchAttributeKeyKeyword("WebhookOfficeId")
+	WebhookIDsKey       = temporal.NewSearchAttributeKeyKeywordList("WebhookIds")
+	DeliveryOutcomesKey = temporal.NewSearchAttributeKeyKeywordList("WebhookDeliveryOutcomes")
+)
+
+// SearchAttributes lists the custom search attributes and their types, for
+// registration on a cluster.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	ClientIDKey.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	EventNameKey.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	EventIDKey.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	OfficeIDKey.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	WebhookIDsKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	DeliveryOutcomesKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+}
