@@ -172,7 +172,7 @@ func attemptInput(t testing.TB, key int64, e webhooks.Event, officeID string) De
 		EventName:  string(e.Name),
 		OfficeID:   officeID,
 		EventID:    e.EventID,
-		Payload:    payload,
+		Payload:    string(payload),
 		Attempt:    1,
 	}
 }

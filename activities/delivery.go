@@ -49,12 +49,24 @@ func (a *Activities) DeliverAttempt(ctx context.Context, in DeliverAttemptInput)
 		return DeliverAttemptResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("deliver attempt: unknown event name %q", in.EventName), ErrTypeInvalidInput, nil)
 	}
-	if p := bytes.TrimSpace(in.Payload); len(p) == 0 || p[0] != '{' {
+	if p := strings.TrimSpace(in.Payload); p == "" || p[0] != '{' {
 		return DeliverAttemptResult{}, temporal.NewNonRetryableApplicationError(
 			"deliver attempt: payload is not a JSON object", ErrTypeInvalidInput, nil)
 	}
-	result := DeliverAttemptResult{Attempt: in.Attempt}
+	result, err := a.attempt(ctx, name, in)
+	if err != nil {
+		return DeliverAttemptResult{}, err
+	}
+	if activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Debug("Delivery attempt",
+			"WebhookID", result.WebhookID, "Attempt", result.Attempt, "Outcome", result.Outcome,
+			"StatusCode", result.StatusCode, "Duration", result.Duration, "Error", result.Error)
+	}
+	return result, nil
+}
 
+func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in DeliverAttemptInput) (DeliverAttemptResult, error) {
+	result := DeliverAttemptResult{Attempt: in.Attempt}
 	w, err := a.Store.FindWebhookByKey(ctx, in.WebhookKey)
 	switch {
 	case errors.Is(err, webhooks.ErrNotFound):
@@ -77,17 +89,12 @@ func (a *Activities) DeliverAttempt(ctx context.Context, in DeliverAttemptInput)
 
 	secrets := secretsOf(target.Auth)
 	result, err = a.post(ctx, in, target, result, secrets)
-	// Belt and braces: whatever a receiver echoes or an error quotes, the
-	// password never leaves this function (SPEC 8).
-	redactResult(&result, secrets)
 	if err != nil {
 		return DeliverAttemptResult{}, err
 	}
-	if activity.IsActivity(ctx) {
-		activity.GetLogger(ctx).Debug("Delivery attempt",
-			"WebhookID", result.WebhookID, "Attempt", result.Attempt, "Outcome", result.Outcome,
-			"StatusCode", result.StatusCode, "Duration", result.Duration, "Error", result.Error)
-	}
+	// Belt and braces: whatever a receiver echoes or an error quotes, the
+	// password never leaves this function (SPEC 8).
+	redactResult(&result, secrets)
 	return result, nil
 }
 
@@ -97,7 +104,7 @@ func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target we
 	if u, err := url.Parse(target.URL); err == nil {
 		result.URL = u.Redacted() // validation forbids user-info; never show one anyway
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.URL, bytes.NewReader(canonicalPayload(in.Payload)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.URL, strings.NewReader(in.Payload))
 	if err != nil {
 		// Only a URL that escaped validation gets here: report it as a failed
 		// attempt so that the delivery ends as failed, not stuck in retries
@@ -164,24 +171,6 @@ func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target we
 	return result, nil
 }
 
-// canonicalPayload returns the payload as webhooks.Event.Payload renders it.
-// The payload reaches the activity as a json.RawMessage, which Temporal's
-// JSON converter re-encodes with HTML escaping ("<" becomes "\u003c"): the
-// same JSON value, but not the bytes ingestion produced. Rendering it again
-// gives receivers those bytes, identical on every attempt. A payload that is
-// not a valid event (which ingestion never lets through) is sent as given.
-func canonicalPayload(raw []byte) []byte {
-	e, err := webhooks.ParseEvent(raw)
-	if err != nil || e.Validate() != nil {
-		return raw
-	}
-	b, err := e.Payload()
-	if err != nil {
-		return raw
-	}
-	return b
-}
-
 // readBody reads at most maxReadBody bytes of body, keeps the first keep of
 // them, and closes it. Draining up to the limit lets the transport reuse the
 // connection for the usual small answer; a larger one is cut off and its
@@ -228,6 +217,9 @@ func describeTransportError(err error, timeout time.Duration) string {
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
+		if timeout <= 0 { // a client without its own timeout, cut off by a dialer or TLS limit
+			return "timeout"
+		}
 		return "timeout after " + timeout.String()
 	}
 	var urlErr *url.Error

@@ -471,7 +471,7 @@ func TestDeliverAttemptErrors(t *testing.T) {
 	})
 	t.Run("empty payload", func(t *testing.T) {
 		in := attemptInput(t, 1, testEvent(), "")
-		in.Payload = nil
+		in.Payload = ""
 		_, err := deliver(t, newActivities(&fakeStore{}, HTTPOptions{}), in)
 		assertNonRetryable(t, err)
 	})

@@ -5,10 +5,7 @@
 // history).
 package activities
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // ResolveWebhooksInput names the event whose webhooks are wanted.
 type ResolveWebhooksInput struct {
@@ -36,8 +33,10 @@ type DeliverAttemptInput struct {
 	EventName  string
 	OfficeID   string `json:",omitempty"`
 	EventID    string
-	// Payload is the exact body every attempt sends (SPEC 4).
-	Payload json.RawMessage
+	// Payload is the exact body every attempt sends (SPEC 4). A string, not
+	// a json.RawMessage: Temporal's JSON converter would re-encode raw JSON
+	// with HTML escaping ("<" as "\u003c"), changing the bytes receivers get.
+	Payload string
 	// Attempt counts from 1.
 	Attempt int
 }

@@ -137,7 +137,7 @@ func (s *server) handleIngestEvent(w http.ResponseWriter, r *http.Request) {
 		OfficeID:      in.officeID,
 		EventName:     string(in.event.Name),
 		EventID:       in.event.EventID,
-		Payload:       payload,
+		Payload:       string(payload),
 		RetrySchedule: slices.Clone(s.retrySchedule),
 	})
 	if err != nil {

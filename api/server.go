@@ -109,13 +109,14 @@ func (s *server) router() *mux.Router {
 	r.HandleFunc("/api/v1/openapi.yaml", handleOpenAPI).Methods(http.MethodGet)
 	r.Handle("/api/v1/events", s.ingestAuth(http.HandlerFunc(s.handleIngestEvent))).Methods(http.MethodPost)
 
-	hooks := r.PathPrefix("/api/v1/webhooks").Subrouter()
-	hooks.Use(s.clientAuth)
-	hooks.HandleFunc("", s.handleListWebhooks).Methods(http.MethodGet)
-	hooks.HandleFunc("", s.handleCreateWebhook).Methods(http.MethodPost)
-	hooks.HandleFunc("/{webhookId}", s.handleGetWebhook).Methods(http.MethodGet)
-	hooks.HandleFunc("/{webhookId}", s.handleUpdateWebhook).Methods(http.MethodPut)
-	hooks.HandleFunc("/{webhookId}", s.handleDeleteWebhook).Methods(http.MethodDelete)
+	// No subrouter: in mux 1.8.1 a subrouter's prefix match forgets an
+	// earlier method mismatch, turning DELETE /api/v1/webhooks into 404.
+	client := func(h http.HandlerFunc) http.Handler { return s.clientAuth(h) }
+	r.Handle("/api/v1/webhooks", client(s.handleListWebhooks)).Methods(http.MethodGet)
+	r.Handle("/api/v1/webhooks", client(s.handleCreateWebhook)).Methods(http.MethodPost)
+	r.Handle("/api/v1/webhooks/{webhookId}", client(s.handleGetWebhook)).Methods(http.MethodGet)
+	r.Handle("/api/v1/webhooks/{webhookId}", client(s.handleUpdateWebhook)).Methods(http.MethodPut)
+	r.Handle("/api/v1/webhooks/{webhookId}", client(s.handleDeleteWebhook)).Methods(http.MethodDelete)
 	return r
 }
 

@@ -131,7 +131,7 @@ func hook(key int64, id, url string) webhooks.Webhook {
 func input() workflows.DeliverEventInput {
 	return workflows.DeliverEventInput{
 		ClientID: "acme", EventName: string(webhooks.IncomingSmsReceived), EventID: "evt-1",
-		Payload:       []byte(`{"name":"IncomingSms.received","eventId":"evt-1","to":"+1","from":"+2","triggerType":"Inbound","message":"hi","dateTime":"2026-11-26T10:00:00Z"}`),
+		Payload:       (`{"name":"IncomingSms.received","eventId":"evt-1","to":"+1","from":"+2","triggerType":"Inbound","message":"hi","dateTime":"2026-11-26T10:00:00Z"}`),
 		RetrySchedule: workflows.DefaultRetrySchedule,
 	}
 }

@@ -3,10 +3,7 @@
 // retry schedule. No I/O happens here; activities do it.
 package workflows
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // TaskQueue is the queue the worker polls for delivery workflows and
 // activities.
@@ -28,7 +25,8 @@ type DeliverEventInput struct {
 	// Payload is the exact JSON body receivers get (SPEC 4), fixed at
 	// ingestion so every attempt and resend carries the same eventId and
 	// dateTime.
-	Payload json.RawMessage
+	// A string so that Temporal's JSON converter keeps its bytes as they are.
+	Payload string
 	// RetrySchedule is the delay before each attempt (the first is usually
 	// zero). It travels in the input so that a configuration change never
 	// alters a workflow already running.

@@ -89,6 +89,11 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer tc.Close()
+		if cfg.RegisterSearchAttributes {
+			if err := workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+				return err
+			}
+		}
 		w := worker.New(tc, app.Activities(cfg, store), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
