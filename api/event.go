@@ -39,7 +39,7 @@ func decodeIngestion(fields map[string]json.RawMessage, now time.Time) (ingestio
 		case "clientId":
 			d.string(key, raw, &in.clientID)
 			if !d.failed(key) && !webhooks.ValidClientID(in.clientID) {
-				d.add(key, `must be a non-empty client id without ":" or spaces`)
+				d.add(key, `must be a client id: 1 to 128 bytes, without ":", spaces or control characters`)
 			}
 		case "officeId":
 			if isNull(raw) {

@@ -103,7 +103,7 @@ func TestIngestDefaults(t *testing.T) {
 	if in.EventID != body.EventID || in.OfficeID != "" {
 		t.Errorf("got input %+v, want eventId %s and no office", in, body.EventID)
 	}
-	event, err := webhooks.ParseEvent(in.Payload)
+	event, err := webhooks.ParseEvent([]byte(in.Payload))
 	if err != nil {
 		t.Fatalf("payload %s: %v", in.Payload, err)
 	}

@@ -254,12 +254,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
+	w.Header().Set("Content-Type", "application/json")
 	if err := enc.Encode(v); err != nil {
 		// Only our own response types reach here; they always encode.
-		http.Error(w, `{"statusCode":500,"error":"Internal Server Error","message":"internal server error"}`, http.StatusInternalServerError)
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"statusCode":500,"error":"Internal Server Error","message":"internal server error"}`)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
