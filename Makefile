@@ -8,7 +8,8 @@ GO    ?= go
 
 ## run: PostgreSQL, an embedded Temporal dev server + Web UI, the worker and the API
 run: postgres
-	$(GO) run ./cmd/devstack
+	$(GO) build -o bin/devstack ./cmd/devstack
+	./bin/devstack
 
 ## test: every test against the real PostgreSQL and an embedded Temporal server, with -race
 test: postgres

@@ -104,7 +104,7 @@ func Load(dev bool) (Config, error) {
 		errs = append(errs, fmt.Errorf("RETRY_SCHEDULE: %w", err))
 	}
 	networks := os.Getenv("ALLOWED_PRIVATE_NETWORKS")
-	if _, set := os.LookupEnv("ALLOWED_PRIVATE_NETWORKS"); !set && dev {
+	if networks == "" && dev {
 		networks = DevAllowedNetworks
 	}
 	if c.AllowedNetworks, err = activities.ParseNetworks(networks); err != nil {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ocelot/webhooks/activities"
+)
+
+// floorQueue keeps the floor's workflows away from the service's worker.
+const floorQueue = "bench-floor"
+
+// temporalFloor is the fastest the same Temporal server and worker settings
+// go: a workflow that runs one no-op activity, started by as many producers
+// as the closed loop has. The activity stamps its arrival as a receiver
+// does, so the figures compare one to one.
+func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer) (*phaseResult, error) {
+	// The same options as worker.New gets from the worker command.
+	w := sdkworker.New(e.temporal, floorQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: s.Activities})
+	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})
+	w.RegisterActivityWithOptions(func(ctx context.Context) error {
+		if t := e.recv.current.Load(); t != nil {
+			t.arrive(activity.GetInfo(ctx).WorkflowExecution.ID, 0, time.Now())
+		}
+		return nil
+	}, activity.RegisterOptions{Name: "BenchNoop"})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start floor worker: %w", err)
+	}
+	defer w.Stop()
+	start := func(ctx context.Context, id string) error {
+		_, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, "BenchFloor")
+		return err
+	}
+	p, err := e.closed(ctx, out, "temporal floor", 1, s.Events, s.Concurrency, start)
+	if p != nil {
+		p.Kind = "temporal floor"
+	}
+	return p, err
+}
+
+func floorWorkflow(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	return workflow.ExecuteActivity(ctx, "BenchNoop").Get(ctx, nil)
+}
+
+// httpFloor posts the same number of events straight to the receivers from
+// this process, with the worker's own HTTP client settings: what delivery
+// costs without any durability.
+func (e *env) httpFloor(ctx context.Context, s settings, out io.Writer) (*phaseResult, error) {
+	c := activities.NewHTTPClient(activities.HTTPOptions{
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	})
+	url := e.recv.URL + "/floor/0"
+	post := func(ctx context.Context, id string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(eventJSON(id)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("webhook-id", id)
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s: %s", url, resp.Status)
+		}
+		return nil
+	}
+	p, err := e.closed(ctx, out, "http floor", 1, s.Events, s.Concurrency, post)
+	if p != nil {
+		p.Kind = "http floor"
+	}
+	return p, err
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/ocelot/webhooks"
+	"github.com/ocelot/webhooks/workflows"
+)
+
+const (
+	// warmupEvents open the connections and load the worker's code paths
+	// before anything is measured.
+	warmupEvents = 20
+	// maxInFlight bounds the open loop's outstanding ingest requests; an
+	// API slower than the schedule then makes sends late, which shows as an
+	// achieved rate below the target.
+	maxInFlight = 256
+	// stall fails a phase when no delivery arrives for that long.
+	stall = time.Minute
+	// historySample is how many workflows per level have their history read.
+	historySample = 10
+)
+
+// sendFunc sends one event (ingests it, starts a workflow, posts it).
+type sendFunc func(ctx context.Context, id string) error
+
+// runPhases runs every measurement in order; see docs/performance.md.
+func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer) error {
+	ingest := newProducer(e, s.Concurrency)
+	if _, err := e.closed(ctx, out, "warm-up", 1, warmupEvents, s.Concurrency, ingest.to(e.clients[1])); err != nil {
+		return err
+	}
+	f1, err := e.closed(ctx, out, "closed f1", 1, s.Events, s.Concurrency, ingest.to(e.clients[1]))
+	if err != nil {
+		return err
+	}
+	r.add(f1)
+	// The floors run right after the closed loop they are compared with,
+	// on the same Temporal database, count and concurrency.
+	if e.server != nil {
+		floor, err := e.temporalFloor(ctx, s, out)
+		if err != nil {
+			return err
+		}
+		r.add(floor)
+		if floor, err = e.httpFloor(ctx, s, out); err != nil {
+			return err
+		}
+		r.add(floor)
+	}
+	rate := s.Rate
+	if rate <= 0 {
+		rate = f1.EventsPerSec / 2
+	}
+	open, err := e.open(ctx, out, "open f1", 1, rate, s.OpenDuration, ingest.to(e.clients[1]))
+	if err != nil {
+		return err
+	}
+	r.add(open)
+	for _, n := range fanouts[1:] {
+		closed, err := e.closed(ctx, out, fmt.Sprintf("closed f%d", n), n, s.Events/n, s.Concurrency, ingest.to(e.clients[n]))
+		if err != nil {
+			return err
+		}
+		r.add(closed)
+		open, err := e.open(ctx, out, fmt.Sprintf("open f%d", n), n, closed.EventsPerSec/2, s.OpenDuration, ingest.to(e.clients[n]))
+		if err != nil {
+			return err
+		}
+		r.add(open)
+	}
+	for _, p := range r.Phases {
+		var ids []string
+		switch p.Kind {
+		case "closed":
+			ids = workflowIDs(e.clients[p.Fanout], p.eventIDs)
+		case "temporal floor":
+			ids = workflowIDs("", p.eventIDs) // the event id is the workflow id
+		default:
+			continue
+		}
+		if p.HistoryEventsPerEvent, err = e.historySize(ctx, ids); err != nil {
+			return err
+		}
+		p.HistoryEventsPerDelivery = p.HistoryEventsPerEvent / float64(p.Fanout)
+	}
+	return nil
+}
+
+// closed runs n events through send from concurrency producers, each
+// sending its next event as soon as the last one is answered, then waits
+// until all are delivered.
+func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n, concurrency int, send sendFunc) (*phaseResult, error) {
+	t := newTracker(name, fanout)
+	prefix := e.runID + "-" + sanitize(name)
+	return e.phase(ctx, out, t, "closed", n, func() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range concurrency {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					i := next.Add(1) - 1
+					if i >= int64(n) {
+						return
+					}
+					id := fmt.Sprintf("%s-%06d", prefix, i)
+					_ = t.send(ctx, id, func(ctx context.Context) error { return send(ctx, id) })
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// open sends events on a fixed schedule of rate per second for d, whatever
+// the answers, then waits until all are delivered.
+func (e *env) open(ctx context.Context, out io.Writer, name string, fanout int, rate float64, d time.Duration, send sendFunc) (*phaseResult, error) {
+	t := newTracker(name, fanout)
+	prefix := e.runID + "-" + sanitize(name)
+	n := max(2, int(rate*d.Seconds()+0.5))
+	interval := time.Duration(float64(time.Second) / rate)
+	p, err := e.phase(ctx, out, t, "open", n, func() {
+		sem := make(chan struct{}, maxInFlight)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range n {
+			if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+			sem <- struct{}{}
+			id := fmt.Sprintf("%s-%06d", prefix, i)
+			wg.Go(func() {
+				defer func() { <-sem }()
+				_ = t.send(ctx, id, func(ctx context.Context) error { return send(ctx, id) })
+			})
+		}
+		wg.Wait()
+	})
+	if p != nil {
+		// Kept up: the API took the schedule (95 % allows for timer
+		// slack), and when it ended no more than a second's worth of
+		// events (at least one) was still on its way: no backlog built up.
+		p.Open.TargetRate = rate
+		p.Open.KeptUp = p.Open.AchievedRate >= 0.95*rate && float64(p.Open.BacklogAtEnd) <= max(1, rate)
+	}
+	return p, err
+}
+
+// phase makes t the receivers' current phase, drives the load, waits for
+// every delivery and computes the figures.
+func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string, n int, drive func()) (*phaseResult, error) {
+	e.recv.current.Store(t)
+	defer e.recv.current.Store(nil)
+	mem := startSampler(e.api, e.worker)
+	stopProgress := showProgress(out, t, n)
+	drive()
+	scheduleEnd, atEnd := time.Now(), t.progress()
+	err := t.waitDelivered(ctx, stall)
+	stopProgress()
+	rss := mem.stop()
+	if err != nil {
+		return nil, err
+	}
+	p := t.result(kind)
+	p.APIPeakRSS, p.WorkerPeakRSS = rss[0], rss[1]
+	if kind == "open" {
+		t.mu.Lock()
+		p.Open = &openLoop{
+			BacklogAtEnd: atEnd.accepted - atEnd.complete,
+			DrainMs:      max(0, ms(t.lastArrival.Sub(scheduleEnd))),
+			// n sends span n-1 intervals.
+			AchievedRate: float64(t.sent-1) / t.lastSent.Sub(t.firstSent).Seconds(),
+		}
+		t.mu.Unlock()
+	}
+	return p, nil
+}
+
+// showProgress prints one line a second on out until the returned func is
+// called.
+func showProgress(out io.Writer, t *tracker, total int) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			p := t.progress()
+			fmt.Fprintf(out, "bench: %-14s sent %d/%d, accepted %d, delivered %d events (%d deliveries), %d deliveries/s\n",
+				t.name, p.sent, total, p.accepted, p.complete, p.deliveries, p.deliveries-last)
+			last = p.deliveries
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// producer ingests events through the API, as an SMS platform would.
+type producer struct {
+	http *http.Client
+	url  string
+	user string
+	pass string
+}
+
+func newProducer(e *env, concurrency int) *producer {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection per producer and per open-loop request in flight,
+	// so that no request pays for a new connection.
+	transport.MaxIdleConnsPerHost = max(concurrency, maxInFlight)
+	return &producer{
+		http: &http.Client{Transport: transport, Timeout: 30 * time.Second},
+		url:  e.apiURL + "/api/v1/events",
+		user: e.ingestUser,
+		pass: e.ingestPass,
+	}
+}
+
+// to returns the sendFunc that ingests events of clientID.
+func (p *producer) to(clientID string) sendFunc {
+	return func(ctx context.Context, id string) error {
+		body := map[string]any{"clientId": clientID, "event": event(id)}
+		return postJSON(ctx, p.http, p.url, p.user, p.pass, body, http.StatusAccepted)
+	}
+}
+
+// event is the payload of one bench event, of the size of a short SMS.
+func event(id string) map[string]string {
+	return map[string]string{
+		"name":        string(webhooks.IncomingSmsReceived),
+		"eventId":     id,
+		"to":          "+15550001000",
+		"from":        "+15550002000",
+		"triggerType": "Inbound",
+		"message":     "Hello from the load command: is my appointment still on for Tuesday?",
+		"dateTime":    time.Now().UTC().Format(time.RFC3339),
+	}
+}
+
+func eventJSON(id string) []byte {
+	data, _ := json.Marshal(event(id)) // a map of strings always marshals
+	return data
+}
+
+// historySize waits for each workflow to close and returns the mean number
+// of events in their histories.
+func (e *env) historySize(ctx context.Context, ids []string) (float64, error) {
+	total := 0
+	for _, id := range ids {
+		if err := e.temporal.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+			return 0, fmt.Errorf("workflow %s: %w", id, err)
+		}
+		it := e.temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			if _, err := it.Next(); err != nil {
+				return 0, fmt.Errorf("history of %s: %w", id, err)
+			}
+			total++
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return float64(total) / float64(len(ids)), nil
+}
+
+// workflowIDs names the workflows of the first accepted events of a phase.
+func workflowIDs(clientID string, eventIDs []string) []string {
+	ids := make([]string, 0, historySample)
+	for _, id := range eventIDs[:min(historySample, len(eventIDs))] {
+		if clientID != "" {
+			id = workflows.WorkflowID(clientID, id)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// sanitize turns a phase name into a piece of an event id.
+func sanitize(name string) string {
+	return strings.ReplaceAll(name, " ", "-")
+}

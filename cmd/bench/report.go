@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ocelot/webhooks"
+)
+
+// report is everything one run measured, with what is needed to compare two
+// runs: the machine, the versions and the settings.
+type report struct {
+	Started       time.Time      `json:"started"`
+	DurationS     float64        `json:"durationSeconds"`
+	Machine       machine        `json:"machine"`
+	Versions      versions       `json:"versions"`
+	Settings      settings       `json:"settings"`
+	Phases        []*phaseResult `json:"phases"`
+	Memory        memoryReport   `json:"memory"`
+	StrayArrivals int64          `json:"strayArrivals"`
+	Goals         []goal         `json:"goals"`
+}
+
+type machine struct {
+	CPUs     int    `json:"cpus"`
+	CPUModel string `json:"cpuModel"`
+	MemTotal int64  `json:"memTotalBytes"`
+	OS       string `json:"os"`
+	Kernel   string `json:"kernel"`
+	// LoadAvg is /proc/loadavg at the start and the end: a run on a busy
+	// machine is not comparable with one on an idle machine.
+	LoadAvg []string `json:"loadAvg"`
+}
+
+type versions struct {
+	Go             string `json:"go"`
+	Service        string `json:"service"`
+	TemporalServer string `json:"temporalServer"`
+	TemporalSDK    string `json:"temporalSdk"`
+}
+
+// memoryReport holds peak resident sets (VmHWM) over the whole run.
+type memoryReport struct {
+	APIPeak    int64 `json:"apiPeakRssBytes,omitempty"`
+	WorkerPeak int64 `json:"workerPeakRssBytes,omitempty"`
+	// BenchPeak is this process: the Temporal server, the receivers, the
+	// producers and the floor worker.
+	BenchPeak int64 `json:"benchPeakRssBytes"`
+}
+
+// phaseResult holds the figures of one phase; docs/performance.md defines
+// each.
+type phaseResult struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"` // closed, open, temporal floor, http floor
+	Fanout     int    `json:"fanout"`
+	Events     int    `json:"events"`
+	Failed     int    `json:"failedIngests"`
+	LastError  string `json:"lastError,omitempty"`
+	Deliveries int    `json:"deliveries"`
+	Duplicates int    `json:"duplicateDeliveries"`
+	// DurationS runs from the first send to the last arrival.
+	DurationS        float64     `json:"durationSeconds"`
+	IngestPerSec     float64     `json:"ingestPerSecond"`
+	Ingest           percentiles `json:"ingestLatencyMs"`
+	EventsPerSec     float64     `json:"eventsPerSecond"`
+	DeliveriesPerSec float64     `json:"deliveriesPerSecond"`
+	Latency          percentiles `json:"deliveryLatencyMs"`
+	Completion       percentiles `json:"eventCompletionMs"`
+	Open             *openLoop   `json:"openLoop,omitempty"`
+	VsTemporalFloor  float64     `json:"vsTemporalFloor,omitempty"`
+	VsHTTPFloor      float64     `json:"vsHttpFloor,omitempty"`
+	APIPeakRSS       int64       `json:"apiPeakRssBytes,omitempty"`
+	WorkerPeakRSS    int64       `json:"workerPeakRssBytes,omitempty"`
+
+	HistoryEventsPerEvent    float64 `json:"historyEventsPerEvent,omitempty"`
+	HistoryEventsPerDelivery float64 `json:"historyEventsPerDelivery,omitempty"`
+
+	eventIDs []string
+}
+
+// openLoop is how an open-loop phase kept to its schedule.
+type openLoop struct {
+	TargetRate   float64 `json:"targetEventsPerSecond"`
+	AchievedRate float64 `json:"achievedEventsPerSecond"`
+	// BacklogAtEnd is accepted minus fully delivered events when the last
+	// scheduled request was answered; DrainMs is how long they then took.
+	BacklogAtEnd int     `json:"backlogAtEnd"`
+	DrainMs      float64 `json:"drainMs"`
+	KeptUp       bool    `json:"keptUp"`
+}
+
+type percentiles struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+type goal struct {
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	// Met is nil when the run could not measure it (-target).
+	Met *bool `json:"met"`
+}
+
+func newReport(s settings, started time.Time) *report {
+	return &report{Started: started.UTC(), Settings: s, Machine: readMachine(), Versions: readVersions()}
+}
+
+func (r *report) add(p *phaseResult) { r.Phases = append(r.Phases, p) }
+
+func (r *report) phase(name string) *phaseResult {
+	for _, p := range r.Phases {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// result computes a phase's figures from its tracker.
+func (t *tracker) result(kind string) *phaseResult {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := &phaseResult{
+		Name: t.name, Kind: kind, Fanout: t.fanout,
+		Events: t.accepted, Failed: t.failed, LastError: t.lastError,
+		Deliveries: t.deliveries, Duplicates: t.duplicates,
+		Ingest: percentilesOf(t.ingest), Latency: percentilesOf(t.latency), Completion: percentilesOf(t.completion),
+		eventIDs: t.ids,
+	}
+	if d := t.lastAnswer.Sub(t.firstSent).Seconds(); d > 0 {
+		p.IngestPerSec = float64(t.accepted) / d
+	}
+	if d := t.lastArrival.Sub(t.firstSent).Seconds(); d > 0 {
+		p.DurationS = d
+		p.EventsPerSec = float64(t.complete) / d
+		p.DeliveriesPerSec = float64(t.deliveries) / d
+	}
+	return p
+}
+
+func percentilesOf(ds []time.Duration) percentiles {
+	if len(ds) == 0 {
+		return percentiles{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(q float64) float64 { return ms(s[min(len(s)-1, int(q*float64(len(s))))]) }
+	return percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// finish adds the ratios to the floors, the memory peaks and the goals.
+func (r *report) finish(e *env, d time.Duration) {
+	r.DurationS = d.Seconds()
+	r.Machine.LoadAvg = append(r.Machine.LoadAvg, loadAvg())
+	r.StrayArrivals = e.recv.stray.Load()
+	r.Memory.BenchPeak = readMemory(os.Getpid()).peak
+	if e.api != nil {
+		r.Memory.APIPeak = readMemory(e.api.cmd.Process.Pid).peak
+		r.Memory.WorkerPeak = readMemory(e.worker.cmd.Process.Pid).peak
+	}
+	temporalFloor, httpFloor := r.phase("temporal floor"), r.phase("http floor")
+	for _, p := range r.Phases {
+		if p.Kind != "closed" {
+			continue
+		}
+		if temporalFloor != nil && temporalFloor.EventsPerSec > 0 {
+			p.VsTemporalFloor = p.EventsPerSec / temporalFloor.EventsPerSec
+		}
+		if httpFloor != nil && httpFloor.DeliveriesPerSec > 0 {
+			p.VsHTTPFloor = p.DeliveriesPerSec / httpFloor.DeliveriesPerSec
+		}
+	}
+
+	closed1, open1, open100 := r.phase("closed f1"), r.phase("open f1"), r.phase("open f100")
+	rateNote := "half the sustained rate"
+	if r.Settings.Rate > 0 {
+		rateNote = "-rate"
+	}
+	r.Goals = []goal{
+		r.goal("fan-out 1: sustained end-to-end ≥ 0.8 × Temporal floor",
+			temporalFloor != nil, closed1.VsTemporalFloor >= 0.8,
+			fmt.Sprintf("%.2f × (%.0f vs %.0f events/s)", closed1.VsTemporalFloor, closed1.EventsPerSec, floorRate(temporalFloor))),
+		r.goal("fan-out 1: ingest-to-receiver p99 < 250 ms at "+rateNote,
+			true, open1.Latency.P99 < 250,
+			fmt.Sprintf("%s ms at %.0f events/s", fmtMs(open1.Latency.P99), open1.Open.AchievedRate)),
+		r.goal("fan-out 100: all 100 receivers within 1 s, p99 (open loop)",
+			true, open100.Completion.P99 < 1000,
+			fmt.Sprintf("%s ms at %.1f events/s", fmtMs(open100.Completion.P99), open100.Open.AchievedRate)),
+		r.goal("worker peak resident memory < 150 MiB",
+			e.worker != nil, r.Memory.WorkerPeak < 150<<20,
+			mib(r.Memory.WorkerPeak)),
+	}
+}
+
+func (r *report) goal(name string, measured, met bool, value string) goal {
+	if !measured {
+		return goal{Goal: name, Measured: "not measured (-target)"}
+	}
+	return goal{Goal: name, Measured: value, Met: &met}
+}
+
+func floorRate(p *phaseResult) float64 {
+	if p == nil {
+		return 0
+	}
+	return p.EventsPerSec
+}
+
+// write prints the Markdown report on w and the JSON one to path.
+func (r *report) write(w io.Writer, path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, r.markdown())
+	return err
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	m, v, s := r.Machine, r.Versions, r.Settings
+	fmt.Fprintf(&b, "\n## Load test, %s\n\n", r.Started.Format(time.RFC3339))
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %s memory, %s, Linux %s, load average %s. Versions: %s, service %s, Temporal server %s, SDK %s.\n",
+		m.CPUs, m.CPUModel, mib(m.MemTotal), m.OS, m.Kernel, strings.Join(m.LoadAvg, " → "), v.Go, v.Service, v.TemporalServer, v.TemporalSDK)
+	fmt.Fprintf(&b, "Settings: %d events per closed loop at fan-out 1 (÷10, ÷100 at fan-out 10, 100), %d producers, open loop %s, worker max concurrent activities %d%s. Run took %.0f s.\n\n",
+		s.Events, s.Concurrency, s.OpenDuration, s.Activities, map[bool]string{true: ", smoke", false: ""}[s.Smoke], r.DurationS)
+
+	b.WriteString("| phase | fan-out | events | deliveries | ingest req/s | ingest p50 / p99 ms | events/s | deliveries/s | latency p50 / p95 / p99 ms | all-N p99 ms | vs Temporal floor | vs HTTP floor | API / worker RSS MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, p := range r.Phases {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s / %s | %.1f | %.0f | %s / %s / %s | %s | %s | %s | %s |\n",
+			p.Name, p.Fanout, p.Events, p.Deliveries, p.IngestPerSec, fmtMs(p.Ingest.P50), fmtMs(p.Ingest.P99),
+			p.EventsPerSec, p.DeliveriesPerSec, fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99),
+			fmtMs(p.Completion.P99), ratio(p.VsTemporalFloor), ratio(p.VsHTTPFloor), rssPair(p))
+	}
+
+	b.WriteString("\n| open loop | target events/s | achieved events/s | backlog at end | drain ms | kept up |\n|---|--:|--:|--:|--:|---|\n")
+	for _, p := range r.Phases {
+		if o := p.Open; o != nil {
+			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %d | %s | %s |\n", p.Name, o.TargetRate, o.AchievedRate, o.BacklogAtEnd, fmtMs(o.DrainMs), yesNo(o.KeptUp))
+		}
+	}
+
+	b.WriteString("\n| figure | value |\n|---|---|\n")
+	if r.Memory.WorkerPeak > 0 {
+		fmt.Fprintf(&b, "| API peak RSS (VmHWM) | %s |\n| worker peak RSS (VmHWM) | %s |\n", mib(r.Memory.APIPeak), mib(r.Memory.WorkerPeak))
+	}
+	fmt.Fprintf(&b, "| bench process peak RSS (Temporal server, receivers, producers) | %s |\n", mib(r.Memory.BenchPeak))
+	for _, p := range r.Phases {
+		if p.HistoryEventsPerEvent > 0 {
+			fmt.Fprintf(&b, "| history events per event, %s | %.1f (%.2f per delivery) |\n", p.Name, p.HistoryEventsPerEvent, p.HistoryEventsPerDelivery)
+		}
+	}
+	fmt.Fprintf(&b, "| duplicate deliveries / failed ingests / stray arrivals | %d / %d / %d |\n", sum(r.Phases, func(p *phaseResult) int { return p.Duplicates }), sum(r.Phases, func(p *phaseResult) int { return p.Failed }), r.StrayArrivals)
+
+	b.WriteString("\n| goal | measured | met |\n|---|---|---|\n")
+	for _, g := range r.Goals {
+		met := "not measured"
+		if g.Met != nil {
+			met = yesNo(*g.Met)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Goal, g.Measured, met)
+	}
+	return b.String()
+}
+
+func sum(ps []*phaseResult, f func(*phaseResult) int) int {
+	n := 0
+	for _, p := range ps {
+		n += f(p)
+	}
+	return n
+}
+
+func fmtMs(v float64) string {
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func ratio(v float64) string {
+	switch {
+	case v == 0:
+		return ""
+	case v < 0.1:
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func rssPair(p *phaseResult) string {
+	if p.WorkerPeakRSS == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f / %.0f", float64(p.APIPeakRSS)/(1<<20), float64(p.WorkerPeakRSS)/(1<<20))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}
+
+func readMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	m.CPUModel = procField("/proc/cpuinfo", "model name")
+	m.LoadAvg = []string{loadAvg()}
+	kb, _ := strconv.ParseInt(strings.TrimSuffix(procField("/proc/meminfo", "MemTotal"), " kB"), 10, 64)
+	m.MemTotal = kb << 10
+	return m
+}
+
+// procField returns the value of the first "key: value" line of a /proc
+// file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func readVersions() versions {
+	v := versions{Go: runtime.Version(), Service: webhooks.Version, TemporalServer: "unknown", TemporalSDK: "unknown"}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			switch dep.Path {
+			case "go.temporal.io/server":
+				v.TemporalServer = dep.Version
+			case "go.temporal.io/sdk":
+				v.TemporalSDK = dep.Version
+			}
+		}
+	}
+	return v
+}

@@ -1,0 +1,495 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lib/pq"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/ocelot/webhooks"
+	"github.com/ocelot/webhooks/db"
+	"github.com/ocelot/webhooks/internal/devserver"
+	"github.com/ocelot/webhooks/workflows"
+)
+
+// defaultAdminURL is the local PostgreSQL server the run creates its
+// database on, unless BENCH_DATABASE_URL names another.
+const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// fanouts are the levels measured; each has its own client and receivers
+// so that levels never mix.
+var fanouts = []int{1, 10, 100}
+
+// env is the system under test and what the bench needs to drive it.
+type env struct {
+	runID      string
+	apiURL     string
+	ingestUser string
+	ingestPass string
+	clients    map[int]string // fan-out → client id
+	namespace  string
+	temporal   client.Client
+	recv       *receiver
+	api        *child // nil with -target
+	worker     *child
+	server     *devserver.Server
+	dir        string
+	dropDB     func() error
+	closers    []func()
+}
+
+// startEnv brings the stack up (or connects to -target), creates one client
+// per fan-out level with its webhooks, and warms it up.
+func startEnv(ctx context.Context, s settings, out io.Writer) (e *env, err error) {
+	e = &env{runID: randomHex(4), namespace: s.Namespace, clients: map[int]string{}}
+	defer func() {
+		if err != nil {
+			e.close(out)
+		}
+	}()
+	if e.recv, err = startReceiver(); err != nil {
+		return e, fmt.Errorf("receiver: %w", err)
+	}
+	e.closers = append(e.closers, e.recv.close)
+
+	var databaseURL string
+	if s.Target != "" {
+		databaseURL, err = e.useTarget(ctx, s)
+	} else {
+		databaseURL, err = e.startStack(ctx, s, out)
+	}
+	if err != nil {
+		return e, err
+	}
+	if err := e.createClients(ctx, databaseURL); err != nil {
+		return e, err
+	}
+	fmt.Fprintf(out, "bench: stack up (API %s, Temporal %s, receivers %s)\n", e.apiURL, e.temporalAddress(s), e.recv.URL)
+	return e, nil
+}
+
+func (e *env) temporalAddress(s settings) string {
+	if e.server != nil {
+		return e.server.FrontendAddress()
+	}
+	return s.Temporal
+}
+
+// useTarget connects to a running service. Clients are created straight in
+// its database (DATABASE_URL), which is why that must be given too.
+func (e *env) useTarget(ctx context.Context, s settings) (string, error) {
+	e.apiURL = strings.TrimSuffix(s.Target, "/")
+	e.ingestUser = cmp.Or(os.Getenv("INGEST_USERNAME"), "ingest")
+	e.ingestPass = os.Getenv("INGEST_PASSWORD")
+	databaseURL := os.Getenv("DATABASE_URL")
+	if e.ingestPass == "" || databaseURL == "" {
+		return "", errors.New("-target needs INGEST_PASSWORD and DATABASE_URL (the target's database, to create the bench clients)")
+	}
+	return databaseURL, e.dialTemporal(ctx, s.Temporal, io.Discard)
+}
+
+// startStack runs the Temporal dev server in this process and the API and
+// the worker as child processes of the production binary, so that each one's
+// memory is measured on its own.
+func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string, error) {
+	var err error
+	if e.dir, err = os.MkdirTemp("", "webhooks-bench-"); err != nil {
+		return "", err
+	}
+	e.closers = append(e.closers, func() { _ = os.RemoveAll(e.dir) })
+
+	// Building takes a while on a cold cache: do it while the rest starts.
+	bin := filepath.Join(e.dir, "webhooks")
+	built := make(chan error, 1)
+	go func() { built <- build(ctx, bin) }()
+
+	databaseURL, err := e.createDatabase(ctx)
+	if err != nil {
+		return "", err
+	}
+	logFile, err := os.Create(filepath.Join(e.dir, "temporal.log"))
+	if err != nil {
+		return "", err
+	}
+	e.closers = append(e.closers, func() { _ = logFile.Close() })
+	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e.server, err = devserver.Start(ctx, devserver.Options{
+		DatabaseFile:     filepath.Join(e.dir, "temporal.db"),
+		Namespace:        s.Namespace,
+		SearchAttributes: workflows.SearchAttributes,
+		Logger:           logger,
+	})
+	if err != nil {
+		return "", fmt.Errorf("temporal dev server: %w", err)
+	}
+	if err := e.dialTemporal(ctx, e.server.FrontendAddress(), logFile); err != nil {
+		return "", err
+	}
+	if err := <-built; err != nil {
+		return "", err
+	}
+
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	e.ingestUser, e.ingestPass = "ingest", randomHex(16)
+	e.apiURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	vars := []string{
+		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(port),
+		"DATABASE_URL=" + databaseURL,
+		"TEMPORAL_ADDRESS=" + e.server.FrontendAddress(),
+		"TEMPORAL_NAMESPACE=" + s.Namespace,
+		"INGEST_USERNAME=" + e.ingestUser,
+		"INGEST_PASSWORD=" + e.ingestPass,
+		"ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
+		// Every receiver answers 200; a short schedule keeps a failed
+		// attempt (which would be a bug) a visible tail rather than a hang.
+		"RETRY_SCHEDULE=0s,1s,2s,5s",
+		"ALLOWED_PRIVATE_NETWORKS=127.0.0.0/8",
+		"WORKER_MAX_CONCURRENT_ACTIVITIES=" + strconv.Itoa(s.Activities),
+		"LOG_LEVEL=warn",
+	}
+	if e.api, err = startChild(e.dir, bin, "serve", vars); err != nil {
+		return "", err
+	}
+	if e.worker, err = startChild(e.dir, bin, "worker", vars); err != nil {
+		return "", err
+	}
+	if err := e.waitReady(ctx); err != nil {
+		return "", err
+	}
+	return databaseURL, nil
+}
+
+func (e *env) dialTemporal(ctx context.Context, address string, logTo io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  address,
+		Namespace: e.namespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", address, err)
+	}
+	e.temporal = c
+	return nil
+}
+
+// build compiles the production binary; the children run exactly it.
+func build(ctx context.Context, bin string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/ocelot/webhooks/cmd/webhooks")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/webhooks: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// createDatabase makes a fresh database for this run on the server of
+// BENCH_DATABASE_URL (its database name is ignored), dropped at the end.
+func (e *env) createDatabase(ctx context.Context) (string, error) {
+	admin := cmp.Or(os.Getenv("BENCH_DATABASE_URL"), defaultAdminURL)
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("BENCH_DATABASE_URL must be a postgres:// URL")
+	}
+	name := "webhooks_bench_" + e.runID
+	u.Path = "/" + name
+	databaseURL := u.String()
+	if err := db.CreateDatabase(ctx, databaseURL); err != nil {
+		return "", fmt.Errorf("PostgreSQL at %s: %w\nstart it with `make postgres`, or set BENCH_DATABASE_URL to a server where this user may CREATE DATABASE", u.Redacted(), err)
+	}
+	u.Path = "/postgres"
+	adminURL := u.String()
+	e.dropDB = func() error {
+		conn, err := sql.Open("postgres", adminURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// FORCE ends the connections a killed child may have left.
+		_, err = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)")
+		return err
+	}
+	return databaseURL, nil
+}
+
+// waitReady polls the API's /readyz until it answers 200.
+func (e *env) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(e.apiURL + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		for _, c := range []*child{e.api, e.worker} {
+			if c.exited() {
+				return fmt.Errorf("webhooks %s exited at start:\n%s", c.name, c.tail())
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("API not ready after a minute:\n%s", e.api.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// createClients creates one client per fan-out level, with that many
+// webhooks, each to its own receiver path. Webhooks go through the API, as a
+// customer would create them.
+func (e *env) createClients(ctx context.Context, databaseURL string) error {
+	conn, err := db.Open(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer conn.Close()
+	if err := db.Migrate(ctx, conn.DB); err != nil {
+		return err
+	}
+	// Clients hold only a key hash: the cipher is never used here.
+	cipher, err := db.NewCipher(make([]byte, db.KeySize))
+	if err != nil {
+		return err
+	}
+	store := db.NewStore(conn, cipher)
+	for _, n := range fanouts {
+		id, key := fmt.Sprintf("bench-%s-f%d", e.runID, n), webhooks.NewAPIKey()
+		if err := store.CreateClient(ctx, webhooks.Client{ID: id, Name: id, KeyHash: webhooks.HashAPIKey(key)}); err != nil {
+			return fmt.Errorf("create client %s: %w", id, err)
+		}
+		for i := range n {
+			hook := map[string]any{
+				"id":             fmt.Sprintf("hook-%03d", i),
+				"matchingEvents": []string{string(webhooks.IncomingSmsReceived)},
+				"url":            fmt.Sprintf("%s/f%d/%d", e.recv.URL, n, i),
+			}
+			if err := postJSON(ctx, http.DefaultClient, e.apiURL+"/api/v1/webhooks", id, key, hook, http.StatusCreated); err != nil {
+				return fmt.Errorf("create webhook: %w", err)
+			}
+		}
+		e.clients[n] = id
+	}
+	return nil
+}
+
+// close stops everything in reverse order of start and drops the database.
+func (e *env) close(out io.Writer) {
+	for _, c := range []*child{e.api, e.worker} {
+		if c != nil {
+			c.stop()
+		}
+	}
+	if e.temporal != nil {
+		e.temporal.Close()
+	}
+	if e.server != nil {
+		if err := e.server.Stop(); err != nil {
+			fmt.Fprintln(out, "bench: stop temporal:", err)
+		}
+	}
+	if e.dropDB != nil {
+		if err := e.dropDB(); err != nil {
+			fmt.Fprintln(out, "bench: drop database:", err)
+		}
+	}
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// child is a process of the production binary, its output in a log file.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func startChild(dir, bin, arg string, vars []string) (*child, error) {
+	c := &child{name: arg, log: filepath.Join(dir, arg+".log"), done: make(chan struct{})}
+	f, err := os.Create(c.log)
+	if err != nil {
+		return nil, err
+	}
+	c.cmd = exec.Command(bin, arg)
+	// Later entries win: the bench's settings override the caller's shell.
+	c.cmd.Env = append(os.Environ(), vars...)
+	c.cmd.Stdout, c.cmd.Stderr = f, f
+	if err := c.cmd.Start(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("start webhooks %s: %w", arg, err)
+	}
+	go func() {
+		_ = c.cmd.Wait()
+		_ = f.Close()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks for a graceful shutdown, then kills after 10 seconds.
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// tail is the end of the child's log, for an error message.
+func (c *child) tail() string {
+	data, _ := os.ReadFile(c.log)
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+// memory is a process's resident set now and at its peak (VmHWM), in bytes.
+type memory struct{ rss, peak int64 }
+
+// readMemory reads /proc/<pid>/status; zero when the process is gone.
+func readMemory(pid int) memory {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return memory{}
+	}
+	defer f.Close()
+	var m memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, value, _ := strings.Cut(sc.Text(), ":")
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		switch key {
+		case "VmRSS":
+			m.rss = kb << 10
+		case "VmHWM":
+			m.peak = kb << 10
+		}
+	}
+	return m
+}
+
+// sampler records the largest resident set of each child during a phase;
+// VmHWM alone would only give the peak of the whole run.
+type sampler struct {
+	mu      sync.Mutex
+	procs   []*child
+	max     []int64
+	stopped chan struct{}
+}
+
+func startSampler(procs ...*child) *sampler {
+	s := &sampler{procs: procs, max: make([]int64, len(procs)), stopped: make(chan struct{})}
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stopped:
+				return
+			case <-tick.C:
+			}
+			s.mu.Lock()
+			for i, c := range s.procs {
+				if c != nil {
+					s.max[i] = max(s.max[i], readMemory(c.cmd.Process.Pid).rss)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+// stop ends sampling and returns each child's largest sample.
+func (s *sampler) stop() []int64 {
+	close(s.stopped)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
+}
+
+func postJSON(ctx context.Context, c *http.Client, url, user, pass string, body any, want int) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != want {
+		return fmt.Errorf("POST %s: %s %s", url, resp.Status, answer)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
