@@ -104,6 +104,7 @@ type Server struct {
 	frontendAddr string
 	uiAddr       string
 	namespace    string
+	logger       serverLogger
 
 	stopOnce sync.Once
 	stopErr  error
@@ -145,6 +146,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 		return nil, fmt.Errorf("devserver: frontend address: %w", err)
 	}
 	s := &Server{
+		logger:       logger,
 		namespace:    opts.Namespace,
 		frontendAddr: net.JoinHostPort(dialIP(frontendIP), strconv.Itoa(frontendPort)),
 	}
@@ -214,6 +216,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 // Stop stops the UI and the server. It is safe to call more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
+		s.logger.mute()
 		if s.ui != nil {
 			s.ui.Stop()
 			<-s.uiDone
