@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -22,8 +24,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 
 	"github.com/ocelot/webhooks"
+	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/worker"
@@ -40,13 +44,13 @@ const usage = `usage:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "webhooks:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
@@ -61,46 +65,30 @@ func run(ctx context.Context, args []string) error {
 			return errors.New("configuration: INGEST_PASSWORD: required by the API")
 		}
 		logger.Info("starting api", "config", cfg)
-		store, conn, err := app.OpenStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		tc, err := app.TemporalClient(cfg, logger)
-		if err != nil {
-			return err
-		}
-		defer tc.Close()
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-		logger.Info("api listening", "addr", ln.Addr().String())
-		return app.Serve(ctx, ln, app.APIHandler(cfg, store, &workflows.Starter{Client: tc}, logger))
+		return withDependencies(ctx, cfg, logger, func(store *db.Store, tc client.Client) error {
+			ln, err := net.Listen("tcp", cfg.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+			logger.Info("api listening", "addr", ln.Addr().String())
+			return app.Serve(ctx, ln, app.APIHandler(cfg, store, &workflows.Starter{Client: tc}, logger))
+		})
 	case args[0] == "worker":
 		logger.Info("starting worker", "config", cfg)
-		store, conn, err := app.OpenStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		tc, err := app.TemporalClient(cfg, logger)
-		if err != nil {
-			return err
-		}
-		defer tc.Close()
-		if cfg.RegisterSearchAttributes {
-			if err := workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
-				return err
+		return withDependencies(ctx, cfg, logger, func(store *db.Store, tc client.Client) error {
+			if cfg.RegisterSearchAttributes {
+				if err := workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+					return err
+				}
 			}
-		}
-		w := worker.New(tc, app.Activities(cfg, store), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("start worker: %w", err)
-		}
-		<-ctx.Done()
-		w.Stop()
-		return nil
+			w := worker.New(tc, app.Activities(cfg, store), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			<-ctx.Done()
+			w.Stop()
+			return nil
+		})
 	case args[0] == "migrate":
 		_, conn, err := app.OpenStore(ctx, cfg)
 		if err != nil {
@@ -108,12 +96,28 @@ func run(ctx context.Context, args []string) error {
 		}
 		return conn.Close()
 	case args[0] == "client" && len(args) >= 2:
-		return clientCommand(ctx, cfg, args[1:])
+		return clientCommand(ctx, cfg, args[1:], stdout)
 	}
 	return errors.New(usage)
 }
 
-func clientCommand(ctx context.Context, cfg config.Config, args []string) error {
+// withDependencies opens the store and the Temporal client, runs fn, and
+// closes both.
+func withDependencies(ctx context.Context, cfg config.Config, logger *slog.Logger, fn func(*db.Store, client.Client) error) error {
+	store, conn, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	tc, err := app.TemporalClient(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	return fn(store, tc)
+}
+
+func clientCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	store, conn, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -135,14 +139,14 @@ func clientCommand(ctx context.Context, cfg config.Config, args []string) error 
 			}
 			return err
 		}
-		fmt.Printf("client id:  %s\napi key:    %s\n(the key is shown only now; it is stored as a hash)\n", id, key)
+		fmt.Fprintf(stdout, "client id:  %s\napi key:    %s\n(the key is shown only now; it is stored as a hash)\n", id, key)
 		return nil
 	case args[0] == "list" && len(args) == 1:
 		clients, err := store.ListClients(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tCREATED")
 		for _, c := range clients {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.Name, c.Created.UTC().Format(time.RFC3339))
