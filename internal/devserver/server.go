@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -213,7 +214,13 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 	return s, nil
 }
 
-// Stop stops the UI and the server. It is safe to call more than once.
+// Stop stops the UI and the server, in about a second. It is safe to call
+// more than once. Limits of the server code, not worked around: the SQLite
+// plugin keeps its connection (and so an in-memory database's memory, or
+// the file's handle) until the process exits, and a few of the server's
+// internal gRPC clients keep retrying their stopped peers in the
+// background (muted, see serverLogger). Neither matters for a dev stack or
+// a test binary that starts a handful of servers.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		s.logger.mute()
@@ -229,6 +236,27 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// filePragmas are applied to a database file's connection (an in-memory
+// database has no journal to tune).
+var filePragmas = map[string]string{
+	// WAL: a commit appends to the -wal file instead of rewriting pages
+	// behind a rollback journal. Temporal commits several small
+	// transactions per workflow task, so this is the main write-speed win;
+	// it also lets a reader (the sqlite3 shell, a backup) look at the file
+	// while the server writes.
+	"journal_mode": "wal",
+	// NORMAL in WAL mode syncs only at checkpoints, not at each commit. The
+	// database cannot be corrupted; a power loss (not a crash of the
+	// process) may lose the last commits — fine for a dev stack.
+	"synchronous": "normal",
+	// The plugin uses a single connection (MaxConns defaults to 1, and more
+	// than one writer would trade throughput for SQLITE_BUSY retries), so
+	// there is no lock contention inside the process. The timeout only makes
+	// the server wait, instead of failing at once, while another process (a
+	// sqlite3 shell) briefly holds the lock.
+	"busy_timeout": "5000",
 }
 
 // sqlConfig returns the SQLite store configuration.
@@ -259,25 +287,8 @@ func sqlConfig(file string) (*config.SQL, error) {
 		// and ignore "table already exists" on an existing database, so a
 		// missing and an empty (0-byte) file are handled alike.
 		"setup": "true",
-		// Everything below becomes a PRAGMA on the connection.
-		//
-		// WAL: a commit appends to the -wal file instead of rewriting pages
-		// behind a rollback journal. Temporal commits several small
-		// transactions per workflow task, so this is the main write-speed
-		// win; it also lets a reader (the sqlite3 shell, a backup) look at
-		// the file while the server writes.
-		"journal_mode": "wal",
-		// NORMAL in WAL mode syncs only at checkpoints, not at each commit.
-		// The database cannot be corrupted; a power loss (not a crash of
-		// the process) may lose the last commits — fine for a dev stack.
-		"synchronous": "normal",
-		// The plugin uses a single connection (MaxConns defaults to 1, and
-		// more than one writer would trade throughput for SQLITE_BUSY
-		// retries), so there is no lock contention inside the process. The
-		// timeout only makes the server wait, instead of failing at once,
-		// while another process (a sqlite3 shell) briefly holds the lock.
-		"busy_timeout": "5000",
 	}
+	maps.Copy(conf.ConnectAttributes, filePragmas)
 	return conf, nil
 }
 
