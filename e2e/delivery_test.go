@@ -182,6 +182,21 @@ func TestWebhookChangedWhileRetrying(t *testing.T) {
 	e.createWebhook(clientID, key, hookBody("to-rename", renamed.URL, "IncomingSms.received"))
 	a := e.ingest(clientID, "", map[string]any{"name": "IncomingSms.received", "to": "+1", "from": "+2", "triggerType": "Inbound", "message": "m"})
 	waitFor(t, "first attempts", func() bool { return len(deleted.requests()) == 1 && len(renamed.requests()) == 1 })
+	// While both wait for their second attempt, the query reports them
+	// pending with the time of that attempt.
+	waitFor(t, "both deliveries pending after one attempt", func() bool {
+		value, err := e.stack.Client.QueryWorkflow(context.Background(), a.WorkflowID, "", workflows.DeliveriesQuery)
+		var pending []workflows.Delivery
+		if err != nil || value.Get(&pending) != nil || len(pending) != 2 {
+			return false
+		}
+		for _, d := range pending {
+			if d.State != workflows.StatePending || d.Attempts != 1 || d.NextAttemptAt == nil || d.LastStatusCode != 500 {
+				return false
+			}
+		}
+		return true
+	})
 	if status, body := e.do("DELETE", "/api/v1/webhooks/to-delete", clientID, key, nil); status != http.StatusNoContent {
 		t.Fatalf("delete: got %d %s", status, body)
 	}
