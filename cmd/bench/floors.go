@@ -24,7 +24,7 @@ const floorQueue = "bench-floor"
 // go: a workflow that runs one no-op activity, started by as many producers
 // as the closed loop has. The activity stamps its arrival as a receiver
 // does, so the figures compare one to one.
-func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer) (*phaseResult, error) {
+func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
 	// The same options as worker.New gets from the worker command.
 	w := sdkworker.New(e.temporal, floorQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: s.Activities})
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})
@@ -42,7 +42,7 @@ func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer) (*ph
 		_, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, "BenchFloor")
 		return err
 	}
-	p, err := e.closed(ctx, out, "temporal floor", 1, s.Events, s.Concurrency, start)
+	p, err := e.closed(ctx, out, "temporal floor", 1, n, s, start)
 	if p != nil {
 		p.Kind = "temporal floor"
 	}
@@ -57,7 +57,7 @@ func floorWorkflow(ctx workflow.Context) error {
 // httpFloor posts the same number of events straight to the receivers from
 // this process, with the worker's own HTTP client settings: what delivery
 // costs without any durability.
-func (e *env) httpFloor(ctx context.Context, s settings, out io.Writer) (*phaseResult, error) {
+func (e *env) httpFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
 	c := activities.NewHTTPClient(activities.HTTPOptions{
 		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	})
@@ -80,7 +80,7 @@ func (e *env) httpFloor(ctx context.Context, s settings, out io.Writer) (*phaseR
 		}
 		return nil
 	}
-	p, err := e.closed(ctx, out, "http floor", 1, s.Events, s.Concurrency, post)
+	p, err := e.closed(ctx, out, "http floor", 1, n, s, post)
 	if p != nil {
 		p.Kind = "http floor"
 	}

@@ -37,10 +37,10 @@ type sendFunc func(ctx context.Context, id string) error
 // runPhases runs every measurement in order; see docs/performance.md.
 func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer) error {
 	ingest := newProducer(e, s.Concurrency)
-	if _, err := e.closed(ctx, out, "warm-up", 1, warmupEvents, s.Concurrency, ingest.to(e.clients[1])); err != nil {
+	if _, err := e.closed(ctx, out, "warm-up", 1, warmupEvents, s, ingest.to(e.clients[1])); err != nil {
 		return err
 	}
-	f1, err := e.closed(ctx, out, "closed f1", 1, s.Events, s.Concurrency, ingest.to(e.clients[1]))
+	f1, err := e.closed(ctx, out, "closed f1", 1, s.Events, s, ingest.to(e.clients[1]))
 	if err != nil {
 		return err
 	}
@@ -48,12 +48,12 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	// The floors run right after the closed loop they are compared with,
 	// on the same Temporal database, count and concurrency.
 	if e.server != nil {
-		floor, err := e.temporalFloor(ctx, s, out)
+		floor, err := e.temporalFloor(ctx, s, out, f1.Events)
 		if err != nil {
 			return err
 		}
 		r.add(floor)
-		if floor, err = e.httpFloor(ctx, s, out); err != nil {
+		if floor, err = e.httpFloor(ctx, s, out, f1.Events); err != nil {
 			return err
 		}
 		r.add(floor)
@@ -68,7 +68,7 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	}
 	r.add(open)
 	for _, n := range fanouts[1:] {
-		closed, err := e.closed(ctx, out, fmt.Sprintf("closed f%d", n), n, s.Events/n, s.Concurrency, ingest.to(e.clients[n]))
+		closed, err := e.closed(ctx, out, fmt.Sprintf("closed f%d", n), n, s.Events/n, s, ingest.to(e.clients[n]))
 		if err != nil {
 			return err
 		}
@@ -97,18 +97,19 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	return nil
 }
 
-// closed runs n events through send from concurrency producers, each
-// sending its next event as soon as the last one is answered, then waits
-// until all are delivered.
-func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n, concurrency int, send sendFunc) (*phaseResult, error) {
+// closed runs n events through send from s.Concurrency producers, each
+// sending its next event as soon as the last one is answered, for at most
+// s.ClosedTime, then waits until all are delivered.
+func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n int, s settings, send sendFunc) (*phaseResult, error) {
 	t := newTracker(name, fanout)
 	prefix := e.runID + "-" + sanitize(name)
 	return e.phase(ctx, out, t, "closed", n, func() {
 		var next atomic.Int64
 		var wg sync.WaitGroup
-		for range concurrency {
+		stop := time.Now().Add(s.ClosedTime)
+		for range s.Concurrency {
 			wg.Go(func() {
-				for ctx.Err() == nil {
+				for ctx.Err() == nil && time.Now().Before(stop) {
 					i := next.Add(1) - 1
 					if i >= int64(n) {
 						return
@@ -127,6 +128,7 @@ func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n,
 func (e *env) open(ctx context.Context, out io.Writer, name string, fanout int, rate float64, d time.Duration, send sendFunc) (*phaseResult, error) {
 	t := newTracker(name, fanout)
 	prefix := e.runID + "-" + sanitize(name)
+	rate = max(rate, 0.1) // a floor for a rate derived from a tiny closed loop
 	n := max(2, int(rate*d.Seconds()+0.5))
 	interval := time.Duration(float64(time.Second) / rate)
 	p, err := e.phase(ctx, out, t, "open", n, func() {
@@ -166,16 +168,20 @@ func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string,
 	e.recv.current.Store(t)
 	defer e.recv.current.Store(nil)
 	mem := startSampler(e.api, e.worker)
+	cpuBefore := cpuTimes(e.api, e.worker)
 	stopProgress := showProgress(out, t, n)
 	drive()
 	scheduleEnd, atEnd := time.Now(), t.progress()
 	err := t.waitDelivered(ctx, stall)
 	stopProgress()
 	rss := mem.stop()
+	cpuAfter := cpuTimes(e.api, e.worker)
 	if err != nil {
 		return nil, err
 	}
 	p := t.result(kind)
+	perEvent := func(i int) float64 { return ms(cpuAfter[i]-cpuBefore[i]) / float64(max(1, p.Events)) }
+	p.CPU = cpuUse{Bench: perEvent(0), API: perEvent(1), Worker: perEvent(2)}
 	p.APIPeakRSS, p.WorkerPeakRSS = rss[0], rss[1]
 	if kind == "open" {
 		t.mu.Lock()

@@ -27,6 +27,7 @@ type settings struct {
 	Events       int           `json:"events"`
 	Concurrency  int           `json:"concurrency"`
 	Rate         float64       `json:"rate"`
+	ClosedTime   time.Duration `json:"closedTime"`
 	OpenDuration time.Duration `json:"openDuration"`
 	Activities   int           `json:"workerMaxConcurrentActivities"`
 	Out          string        `json:"out"`
@@ -53,10 +54,11 @@ func parseFlags(args []string) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&s.Smoke, "smoke", false, "a short run (a few hundred events, a few seconds per phase) that checks every event is delivered")
-	fs.IntVar(&s.Events, "events", 3000, "events per closed-loop phase at fan-out 1; fan-out 10 and 100 send events/10 and events/100, so every level makes the same number of deliveries")
+	fs.IntVar(&s.Events, "events", 1000, "events per closed-loop phase at fan-out 1; fan-out 10 and 100 send events/10 and events/100, so every level makes the same number of deliveries")
+	fs.DurationVar(&s.ClosedTime, "closed-time", 15*time.Second, "a closed loop stops sending after this long even if -events are not all sent (bounds the run on a slow machine)")
 	fs.IntVar(&s.Concurrency, "concurrency", 8, "concurrent producers (closed loop and floors)")
 	fs.Float64Var(&s.Rate, "rate", 0, "open-loop arrival rate at fan-out 1, events/s; 0 = half the closed-loop sustained rate just measured")
-	fs.DurationVar(&s.OpenDuration, "open-duration", 15*time.Second, "length of each open-loop schedule")
+	fs.DurationVar(&s.OpenDuration, "open-duration", 10*time.Second, "length of each open-loop schedule")
 	fs.IntVar(&s.Activities, "activities", 200, "the worker's WORKER_MAX_CONCURRENT_ACTIVITIES (and the Temporal floor worker's)")
 	fs.StringVar(&s.Out, "out", "", "JSON report path; default bench-results/bench-<timestamp>.json")
 	fs.StringVar(&s.Target, "target", "", "base URL of a running API (e.g. http://127.0.0.1:8080); skips bringing up the stack, the floors and the memory figures")
@@ -67,7 +69,7 @@ func parseFlags(args []string) (settings, error) {
 		return s, err
 	}
 	if s.Smoke {
-		s.Events, s.OpenDuration = 200, 3*time.Second
+		s.Events, s.ClosedTime, s.OpenDuration = 200, 5*time.Second, 3*time.Second
 	}
 	if s.Target != "" && s.Temporal == "" {
 		fmt.Fprintln(os.Stderr, "bench: -target needs -temporal")
@@ -101,16 +103,25 @@ func run(ctx context.Context, s settings, stdout, progress io.Writer) (*report, 
 	if err != nil {
 		return nil, err
 	}
-	defer env.close(progress)
+	defer func() {
+		if env != nil {
+			env.close(progress)
+		}
+	}()
 
 	r := newReport(s, started)
 	if err := runPhases(ctx, env, s, r, progress); err != nil {
 		return r, err
 	}
 	r.finish(env, time.Since(started))
-	if err := r.write(stdout, s.Out); err != nil {
+	if err := r.writeJSON(s.Out); err != nil {
 		return r, err
 	}
+	// Clean up before printing: a reader that stops early (| head) must
+	// not leave the database and the children behind.
+	env.close(progress)
+	env = nil
 	fmt.Fprintf(progress, "bench: report written to %s (%s)\n", s.Out, time.Since(started).Round(time.Second))
-	return r, nil
+	_, err = io.WriteString(stdout, r.markdown())
+	return r, err
 }

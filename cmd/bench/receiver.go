@@ -24,6 +24,9 @@ type receiver struct {
 	// stray counts arrivals of no current phase: a late retry of an earlier
 	// phase would show here, not inflate a phase's figures.
 	stray atomic.Int64
+	// conns counts connections opened to the receivers: far fewer than
+	// deliveries means the worker reuses its connections.
+	conns atomic.Int64
 }
 
 func startReceiver() (*receiver, error) {
@@ -32,7 +35,15 @@ func startReceiver() (*receiver, error) {
 		return nil, err
 	}
 	r := &receiver{URL: "http://" + ln.Addr().String()}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.handle), ReadHeaderTimeout: 10 * time.Second}
+	r.srv = &http.Server{
+		Handler:           http.HandlerFunc(r.handle),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				r.conns.Add(1)
+			}
+		},
+	}
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
 }

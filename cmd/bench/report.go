@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -28,7 +27,10 @@ type report struct {
 	Phases        []*phaseResult `json:"phases"`
 	Memory        memoryReport   `json:"memory"`
 	StrayArrivals int64          `json:"strayArrivals"`
-	Goals         []goal         `json:"goals"`
+	// ReceiverConns is how many connections the receivers accepted in the
+	// whole run (deliveries and the HTTP floor).
+	ReceiverConns int64  `json:"receiverConnections"`
+	Goals         []goal `json:"goals"`
 }
 
 type machine struct {
@@ -80,6 +82,7 @@ type phaseResult struct {
 	Open             *openLoop   `json:"openLoop,omitempty"`
 	VsTemporalFloor  float64     `json:"vsTemporalFloor,omitempty"`
 	VsHTTPFloor      float64     `json:"vsHttpFloor,omitempty"`
+	CPU              cpuUse      `json:"cpuMsPerEvent"`
 	APIPeakRSS       int64       `json:"apiPeakRssBytes,omitempty"`
 	WorkerPeakRSS    int64       `json:"workerPeakRssBytes,omitempty"`
 
@@ -98,6 +101,17 @@ type openLoop struct {
 	BacklogAtEnd int     `json:"backlogAtEnd"`
 	DrainMs      float64 `json:"drainMs"`
 	KeptUp       bool    `json:"keptUp"`
+}
+
+// cpuUse is the CPU time each process spent per event of a phase, in
+// milliseconds: a cost that, unlike throughput, hardly depends on what else
+// the machine runs. PostgreSQL's is not counted.
+type cpuUse struct {
+	// Bench is this process: the Temporal server, the receivers, the
+	// producers (and the floor's worker).
+	Bench  float64 `json:"bench"`
+	API    float64 `json:"api"`
+	Worker float64 `json:"worker"`
 }
 
 type percentiles struct {
@@ -168,6 +182,7 @@ func (r *report) finish(e *env, d time.Duration) {
 	r.DurationS = d.Seconds()
 	r.Machine.LoadAvg = append(r.Machine.LoadAvg, loadAvg())
 	r.StrayArrivals = e.recv.stray.Load()
+	r.ReceiverConns = e.recv.conns.Load()
 	r.Memory.BenchPeak = readMemory(os.Getpid()).peak
 	if e.api != nil {
 		r.Memory.APIPeak = readMemory(e.api.cmd.Process.Pid).peak
@@ -221,8 +236,8 @@ func floorRate(p *phaseResult) float64 {
 	return p.EventsPerSec
 }
 
-// write prints the Markdown report on w and the JSON one to path.
-func (r *report) write(w io.Writer, path string) error {
+// writeJSON writes the report to path.
+func (r *report) writeJSON(path string) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -230,11 +245,7 @@ func (r *report) write(w io.Writer, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, r.markdown())
-	return err
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 func (r *report) markdown() string {
@@ -246,13 +257,13 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Settings: %d events per closed loop at fan-out 1 (÷10, ÷100 at fan-out 10, 100), %d producers, open loop %s, worker max concurrent activities %d%s. Run took %.0f s.\n\n",
 		s.Events, s.Concurrency, s.OpenDuration, s.Activities, map[bool]string{true: ", smoke", false: ""}[s.Smoke], r.DurationS)
 
-	b.WriteString("| phase | fan-out | events | deliveries | ingest req/s | ingest p50 / p99 ms | events/s | deliveries/s | latency p50 / p95 / p99 ms | all-N p99 ms | vs Temporal floor | vs HTTP floor | API / worker RSS MiB |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| phase | fan-out | events | deliveries | ingest req/s | ingest p50 / p99 ms | events/s | deliveries/s | latency p50 / p95 / p99 ms | all-N p99 ms | vs Temporal floor | vs HTTP floor | CPU ms/event bench / API / worker | API / worker RSS MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s / %s | %.1f | %.0f | %s / %s / %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s / %s | %.1f | %.0f | %s / %s / %s | %s | %s | %s | %.1f / %.1f / %.1f | %s |\n",
 			p.Name, p.Fanout, p.Events, p.Deliveries, p.IngestPerSec, fmtMs(p.Ingest.P50), fmtMs(p.Ingest.P99),
 			p.EventsPerSec, p.DeliveriesPerSec, fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99),
-			fmtMs(p.Completion.P99), ratio(p.VsTemporalFloor), ratio(p.VsHTTPFloor), rssPair(p))
+			fmtMs(p.Completion.P99), ratio(p.VsTemporalFloor), ratio(p.VsHTTPFloor), p.CPU.Bench, p.CPU.API, p.CPU.Worker, rssPair(p))
 	}
 
 	b.WriteString("\n| open loop | target events/s | achieved events/s | backlog at end | drain ms | kept up |\n|---|--:|--:|--:|--:|---|\n")
@@ -272,6 +283,7 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "| history events per event, %s | %.1f (%.2f per delivery) |\n", p.Name, p.HistoryEventsPerEvent, p.HistoryEventsPerDelivery)
 		}
 	}
+	fmt.Fprintf(&b, "| connections opened to the receivers, for %d requests | %d |\n", sum(r.Phases, func(p *phaseResult) int { return p.Deliveries }), r.ReceiverConns)
 	fmt.Fprintf(&b, "| duplicate deliveries / failed ingests / stray arrivals | %d / %d / %d |\n", sum(r.Phases, func(p *phaseResult) int { return p.Duplicates }), sum(r.Phases, func(p *phaseResult) int { return p.Failed }), r.StrayArrivals)
 
 	b.WriteString("\n| goal | measured | met |\n|---|---|---|\n")

@@ -62,8 +62,8 @@ type env struct {
 	closers    []func()
 }
 
-// startEnv brings the stack up (or connects to -target), creates one client
-// per fan-out level with its webhooks, and warms it up.
+// startEnv brings the stack up (or connects to -target) and creates one
+// client per fan-out level with its webhooks.
 func startEnv(ctx context.Context, s settings, out io.Writer) (e *env, err error) {
 	e = &env{runID: randomHex(4), namespace: s.Namespace, clients: map[int]string{}}
 	defer func() {
@@ -278,10 +278,8 @@ func (e *env) createClients(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer conn.Close()
-	if err := db.Migrate(ctx, conn.DB); err != nil {
-		return err
-	}
-	// Clients hold only a key hash: the cipher is never used here.
+	// The API migrated the database before /readyz answered. Clients hold
+	// only a key hash: the cipher is never used here.
 	cipher, err := db.NewCipher(make([]byte, db.KeySize))
 	if err != nil {
 		return err
@@ -350,6 +348,8 @@ func startChild(dir, bin, arg string, vars []string) (*child, error) {
 	// Later entries win: the bench's settings override the caller's shell.
 	c.cmd.Env = append(os.Environ(), vars...)
 	c.cmd.Stdout, c.cmd.Stderr = f, f
+	// Should the bench die without cleaning up, its children go too.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := c.cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("start webhooks %s: %w", arg, err)
@@ -414,6 +414,38 @@ func readMemory(pid int) memory {
 		}
 	}
 	return m
+}
+
+// readCPU is the CPU time (user + system) process pid has used so far.
+func readCPU(pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: count fields after its ")". The
+	// first is the state (field 3 of proc(5)), so utime (14) and stime
+	// (15) are at 11 and 12.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	system, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+system) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// cpuTimes reads the CPU time of this process and of each child (zero for
+// an absent one).
+func cpuTimes(children ...*child) []time.Duration {
+	times := []time.Duration{readCPU(os.Getpid())}
+	for _, c := range children {
+		var d time.Duration
+		if c != nil {
+			d = readCPU(c.cmd.Process.Pid)
+		}
+		times = append(times, d)
+	}
+	return times
 }
 
 // sampler records the largest resident set of each child during a phase;
