@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ocelot/webhooks/activities"
+	"github.com/ocelot/webhooks/internal/config"
 )
 
 // floorQueue keeps the floor's workflows away from the service's worker.
@@ -26,7 +27,11 @@ const floorQueue = "bench-floor"
 // does, so the figures compare one to one.
 func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
 	// The same options as worker.New gets from the worker command.
-	w := sdkworker.New(e.temporal, floorQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: s.Activities})
+	w := sdkworker.New(e.temporal, floorQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: s.Activities,
+		MaxConcurrentActivityTaskPollers:   config.DefaultWorkerPollers,
+		MaxConcurrentWorkflowTaskPollers:   config.DefaultWorkerPollers,
+	})
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})
 	w.RegisterActivityWithOptions(func(ctx context.Context) error {
 		if t := e.recv.current.Load(); t != nil {

@@ -24,7 +24,6 @@ import (
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/stack"
-	"github.com/ocelot/webhooks/worker"
 )
 
 func main() {
@@ -66,7 +65,7 @@ func run(ctx context.Context) error {
 	s, err := stack.Start(ctx, cfg, store, stack.Options{
 		TemporalFile: filepath.Join(cfg.DataDir, "temporal.db"),
 		UIAddr:       cfg.TemporalUIAddr,
-		Worker:       worker.Options{MaxConcurrentActivities: cfg.WorkerActivities},
+		Worker:       app.WorkerOptions(cfg),
 		Logger:       logger,
 	})
 	if err != nil {

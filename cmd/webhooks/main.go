@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 					return err
 				}
 			}
-			w := worker.New(tc, app.Activities(cfg, store), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+			w := worker.New(tc, app.Activities(cfg, store), app.WorkerOptions(cfg))
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}

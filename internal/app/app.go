@@ -22,6 +22,7 @@ import (
 	"github.com/ocelot/webhooks/api"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/config"
+	"github.com/ocelot/webhooks/worker"
 	"github.com/ocelot/webhooks/workflows"
 )
 
@@ -112,4 +113,13 @@ func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 // Logger returns the JSON logger of the commands at level.
 func Logger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// WorkerOptions tunes a worker from cfg.
+func WorkerOptions(cfg config.Config) worker.Options {
+	return worker.Options{
+		MaxConcurrentActivities: cfg.WorkerActivities,
+		ActivityPollers:         cfg.WorkerPollers,
+		WorkflowPollers:         cfg.WorkerPollers,
+	}
 }

@@ -36,6 +36,7 @@ type Config struct {
 	TemporalUIAddr    string // dev stack: where the embedded Temporal Web UI listens
 	TemporalPort      int    // dev stack: the embedded server's gRPC port
 	WorkerActivities  int
+	WorkerPollers     int
 	// RegisterSearchAttributes makes the worker register the custom search
 	// attributes at start (needs operator rights on the cluster).
 	RegisterSearchAttributes bool
@@ -48,7 +49,7 @@ var Variables = []string{
 	"HTTP_ADDR", "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
 	"DEV_CLIENT_ID", "DEV_CLIENT_KEY", "INGEST_USERNAME", "INGEST_PASSWORD",
 	"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "ENCRYPTION_KEY", "DELIVERY_TIMEOUT",
-	"DEV_DATA_DIR", "TEMPORAL_UI_ADDR", "TEMPORAL_PORT", "WORKER_MAX_CONCURRENT_ACTIVITIES",
+	"DEV_DATA_DIR", "TEMPORAL_UI_ADDR", "TEMPORAL_PORT", "WORKER_MAX_CONCURRENT_ACTIVITIES", "WORKER_POLLERS",
 	"REGISTER_SEARCH_ATTRIBUTES", "LOG_LEVEL",
 }
 
@@ -66,6 +67,7 @@ const (
 	DefaultTemporalUIAddr   = "127.0.0.1:8233"
 	DefaultTemporalPort     = 7233
 	DefaultWorkerActivities = 200
+	DefaultWorkerPollers    = 16
 	DevClientID             = "demo"
 	DevClientKey            = "demo-key-for-local-use-only"
 	DevIngestPassword       = "ingest-key-for-local-use-only"
@@ -136,6 +138,10 @@ func Load(dev bool) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("REGISTER_SEARCH_ATTRIBUTES: %q is not true or false", v))
 	}
+	if c.WorkerPollers, err = integer("WORKER_POLLERS", DefaultWorkerPollers); err == nil && c.WorkerPollers < 2 {
+		err = errors.New("WORKER_POLLERS: must be at least 2")
+	}
+	errs = append(errs, err)
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
@@ -156,6 +162,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("encryption_key", mask(string(c.EncryptionKey))),
 		slog.Duration("delivery_timeout", c.DeliveryTimeout),
 		slog.Int("worker_max_concurrent_activities", c.WorkerActivities),
+		slog.Int("worker_pollers", c.WorkerPollers),
 	)
 }
 
