@@ -272,8 +272,18 @@ func eventJSON(id string) []byte {
 func (e *env) historySize(ctx context.Context, ids []string) (float64, error) {
 	total := 0
 	for _, id := range ids {
-		if err := e.temporal.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
-			return 0, fmt.Errorf("workflow %s: %w", id, err)
+		// Every delivery has arrived by now, so the workflow closes within
+		// a task or two. The wait is bounded so that a workflow that does not
+		// close is reported, with its status, instead of hanging the run.
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
+		cancel()
+		if err != nil {
+			status := "unknown"
+			if d, derr := e.temporal.DescribeWorkflowExecution(ctx, id, ""); derr == nil {
+				status = d.GetWorkflowExecutionInfo().GetStatus().String()
+			}
+			return 0, fmt.Errorf("workflow %s (status %s) did not close 30s after its deliveries arrived: %w", id, status, err)
 		}
 		it := e.temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
