@@ -371,18 +371,27 @@ func (s *server) handleListWebhooks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
+// readWebhook decodes and validates the request body as a webhook of the
+// authenticated client.
+func readWebhook(w http.ResponseWriter, r *http.Request) (webhooks.Webhook, error) {
 	fields, err := readObject(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return webhooks.Webhook{}, err
 	}
 	hook, err := decodeWebhook(fields)
 	if err != nil {
+		return webhooks.Webhook{}, err
+	}
+	hook.ClientID = clientFrom(r.Context()).ID
+	return hook, nil
+}
+
+func (s *server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
+	hook, err := readWebhook(w, r)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	hook.ClientID = clientFrom(r.Context()).ID
 	if err := s.store.CreateWebhook(r.Context(), &hook); err != nil {
 		if errors.Is(err, webhooks.ErrConflict) {
 			err = public(err, "webhook %q already exists", hook.ID)
@@ -417,17 +426,11 @@ func (s *server) handleUpdateWebhook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	fields, err := readObject(w, r)
+	hook, err := readWebhook(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	hook, err := decodeWebhook(fields)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	hook.ClientID = clientFrom(r.Context()).ID
 	if err := s.store.UpdateWebhook(r.Context(), hook.ClientID, id, &hook); err != nil {
 		switch {
 		case errors.Is(err, webhooks.ErrNotFound):

@@ -166,11 +166,13 @@ func TestInactiveAndForeignWebhooksReceiveNothing(t *testing.T) {
 	if len(r.Deliveries) != 1 || r.Deliveries[0].WebhookID != "active" {
 		t.Errorf("got %s, want only acme's active webhook", states(r))
 	}
-	if n := len(inactive.requests()) + len(foreign.requests()); n != 0 {
-		t.Errorf("inactive and foreign receivers got %d requests, want 0", n)
+	// Count only this event's requests (by webhook-id): a port the kernel
+	// hands out again may still draw another test's retries.
+	if n := inactive.countOf(a.EventID) + foreign.countOf(a.EventID); n != 0 {
+		t.Errorf("inactive and foreign receivers got %d requests for the event, want 0", n)
 	}
-	if n := len(active.requests()); n != 1 {
-		t.Errorf("active receiver got %d requests, want 1", n)
+	if n := active.countOf(a.EventID); n != 1 {
+		t.Errorf("active receiver got %d requests for the event, want 1", n)
 	}
 }
 

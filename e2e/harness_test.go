@@ -201,6 +201,13 @@ func (r *receiver) countEvent(eventID string) int {
 	return n
 }
 
+// countOf counts the requests of one event.
+func (r *receiver) countOf(eventID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.countEvent(eventID)
+}
+
 func (r *receiver) requests() []request {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -48,10 +48,22 @@ func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n in
 		return err
 	}
 	p, err := e.closed(ctx, out, "temporal floor", 1, n, s, start)
-	if p != nil {
-		p.Kind = "temporal floor"
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	p.Kind = "temporal floor"
+	// The no-op activity stamps its arrival when it starts; keep the worker
+	// until every floor workflow has also closed, or stopping it strands
+	// them open (and the history sampling below waits for them).
+	for _, id := range p.eventIDs {
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("floor workflow %s did not close: %w", id, err)
+		}
+	}
+	return p, nil
 }
 
 func floorWorkflow(ctx workflow.Context) error {
