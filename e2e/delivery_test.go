@@ -230,4 +230,9 @@ func TestSearchAttributesFindTheEvent(t *testing.T) {
 		resp, err := e.stack.Client.CountWorkflow(context.Background(), countRequest(query))
 		return err == nil && resp.GetCount() == 1
 	})
+	// What a production worker runs with REGISTER_SEARCH_ATTRIBUTES=true:
+	// on a namespace that has them already, it is a no-op.
+	if err := workflows.RegisterSearchAttributes(context.Background(), e.stack.Client, "default"); err != nil {
+		t.Errorf("registering existing search attributes again: %v", err)
+	}
 }

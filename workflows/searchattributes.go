@@ -2,14 +2,12 @@ package workflows
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/ocelot/webhooks/internal/searchattr"
 )
 
 // Custom search attributes, so that operators find every event of a client,
@@ -39,25 +37,5 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 // RegisterSearchAttributes adds the custom search attributes that namespace
 // lacks; it is safe to call on every start. It needs operator rights.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, kind := range SearchAttributes {
-		if _, ok := existing.GetCustomAttributes()[name]; !ok {
-			missing[name] = kind
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: missing,
-	})
-	var exists *serviceerror.AlreadyExists
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("add search attributes: %w", err)
-	}
-	return nil
+	return searchattr.AddMissing(ctx, c.OperatorService(), namespace, SearchAttributes)
 }

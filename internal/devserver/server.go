@@ -46,6 +46,8 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ocelot/webhooks/internal/searchattr"
 )
 
 const (
@@ -443,31 +445,8 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 	if len(opts.SearchAttributes) == 0 {
 		return nil
 	}
-	list, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: opts.Namespace})
-	if err != nil {
-		return fmt.Errorf("devserver: listing search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range opts.SearchAttributes {
-		if have, ok := list.GetCustomAttributes()[name]; ok {
-			if have != typ {
-				return fmt.Errorf("devserver: search attribute %q exists as %v, want %v", name, have, typ)
-			}
-			continue
-		}
-		if _, ok := list.GetSystemAttributes()[name]; ok {
-			return fmt.Errorf("devserver: search attribute %q is a system attribute", name)
-		}
-		missing[name] = typ
-	}
-	if len(missing) > 0 {
-		_, err := op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-			Namespace:        opts.Namespace,
-			SearchAttributes: missing,
-		})
-		if err != nil {
-			return fmt.Errorf("devserver: adding search attributes: %w", err)
-		}
+	if err := searchattr.AddMissing(ctx, op, opts.Namespace, opts.SearchAttributes); err != nil {
+		return fmt.Errorf("devserver: %w", err)
 	}
 
 	// Wait until visibility queries accept every attribute: that is when

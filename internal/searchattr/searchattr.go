@@ -1,0 +1,52 @@
+// Package searchattr registers custom search attributes on a Temporal
+// namespace. The embedded dev server and the production worker both use it,
+// so registration behaves the same everywhere.
+package searchattr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+)
+
+// AddMissing adds the attributes that namespace lacks; it is safe to call on
+// every start. An attribute that exists with another type, or that names a
+// system attribute, is an error rather than silently left wrong.
+func AddMissing(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+	if len(attrs) == 0 {
+		return nil
+	}
+	list, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, kind := range attrs {
+		if have, ok := list.GetCustomAttributes()[name]; ok {
+			if have != kind {
+				return fmt.Errorf("search attribute %q exists as %v, want %v", name, have, kind)
+			}
+			continue
+		}
+		if _, ok := list.GetSystemAttributes()[name]; ok {
+			return fmt.Errorf("search attribute %q is a system attribute", name)
+		}
+		missing[name] = kind
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	// Another process may have added them since the list: that is success.
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
