@@ -18,6 +18,9 @@ var (
 	// ErrUnavailable: a dependency (PostgreSQL, Temporal) cannot be reached;
 	// the caller should retry later.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrUndecryptable: a stored secret does not open with the configured
+	// key (the key changed, or the row is corrupt). Retrying cannot help.
+	ErrUndecryptable = errors.New("stored secret cannot be decrypted")
 )
 
 // FieldError is one invalid field of a request, named by its JSON path

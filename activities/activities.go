@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -32,6 +33,14 @@ type Activities struct {
 	// client with the default options (10 s timeout, no allowed private
 	// network) is used.
 	HTTP *http.Client
+	// Log receives the delivery log; nil writes none (unit tests).
+	Log DeliveryLog
+	// Secrets signs deliveries; nil sends them unsigned (unit tests).
+	Secrets SecretStore
+	// Metrics counts attempts and deliveries; nil counts nothing.
+	Metrics Metrics
+	// Retention is how long PruneDeliveryLog keeps the log.
+	Retention time.Duration
 }
 
 // ErrTypeInvalidInput is the application error type of an input that no

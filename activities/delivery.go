@@ -57,6 +57,12 @@ func (a *Activities) DeliverAttempt(ctx context.Context, in DeliverAttemptInput)
 	if err != nil {
 		return DeliverAttemptResult{}, err
 	}
+	if err := a.record(ctx, in, result); err != nil {
+		// The log must show every attempt: Temporal retries the activity,
+		// which may repeat the request (at-least-once) but writes the
+		// attempt once, under its number.
+		return DeliverAttemptResult{}, err
+	}
 	if activity.IsActivity(ctx) {
 		activity.GetLogger(ctx).Debug("Delivery attempt",
 			"WebhookID", result.WebhookID, "Attempt", result.Attempt, "Outcome", result.Outcome,
@@ -72,6 +78,11 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 	case errors.Is(err, webhooks.ErrNotFound):
 		result.Outcome, result.Error = OutcomeCancelled, "webhook was deleted"
 		return result, nil
+	case errors.Is(err, webhooks.ErrUndecryptable):
+		// A poisoned row fails its own attempts, on the normal schedule,
+		// rather than retrying the activity forever.
+		result.Outcome, result.Error = OutcomeRetry, errUndecryptable
+		return result, nil
 	case err != nil:
 		return DeliverAttemptResult{}, fmt.Errorf("find webhook by key %d: %w", in.WebhookKey, err)
 	case w.ClientID != in.ClientID:
@@ -82,13 +93,34 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 	}
 	result.WebhookID = w.ID
 	target, ok := w.Resolve(name, in.OfficeID)
+	if in.Test {
+		// A test checks the endpoint itself, whatever the webhook's flags.
+		target, ok = webhooks.Target{URL: w.URL, Auth: w.Auth}, true
+	}
 	if !ok {
 		result.Outcome, result.Error = OutcomeCancelled, whyNotResolved(&w, name, in.OfficeID)
 		return result, nil
 	}
+	var signing webhooks.SigningSecrets
+	if a.Secrets != nil {
+		signing, err = a.Secrets.SigningSecrets(ctx, in.WebhookKey)
+		switch {
+		case errors.Is(err, webhooks.ErrNotFound):
+			result.Outcome, result.Error = OutcomeCancelled, "webhook was deleted"
+			return result, nil
+		case errors.Is(err, webhooks.ErrUndecryptable):
+			result.Outcome, result.Error = OutcomeRetry, errUndecryptable
+			return result, nil
+		case err != nil:
+			return DeliverAttemptResult{}, fmt.Errorf("signing secrets of webhook key %d: %w", in.WebhookKey, err)
+		}
+	}
 
 	secrets := secretsOf(target.Auth)
-	result, err = a.post(ctx, in, target, result, secrets)
+	if signing.Current != "" {
+		secrets = append(secrets, signing.Active(time.Now())...)
+	}
+	result, err = a.post(ctx, in, target, result, secrets, signing)
 	if err != nil {
 		return DeliverAttemptResult{}, err
 	}
@@ -99,7 +131,7 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 }
 
 // post sends the request and reads the response into result.
-func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target webhooks.Target, result DeliverAttemptResult, secrets []string) (DeliverAttemptResult, error) {
+func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target webhooks.Target, result DeliverAttemptResult, secrets []string, signing webhooks.SigningSecrets) (DeliverAttemptResult, error) {
 	result.URL = target.URL
 	if u, err := url.Parse(target.URL); err == nil {
 		result.URL = u.Redacted() // validation forbids user-info; never show one anyway
@@ -121,14 +153,28 @@ func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target we
 	// Set directly rather than through Header.Set, which would canonicalise
 	// them to "Webhook-Id": HTTP/1.1 writes keys as given, so receivers see
 	// the Standard Webhooks spelling.
+	now := time.Now()
 	req.Header["webhook-id"] = []string{in.EventID}
-	req.Header["webhook-timestamp"] = []string{strconv.FormatInt(time.Now().Unix(), 10)}
+	req.Header["webhook-timestamp"] = []string{strconv.FormatInt(now.Unix(), 10)}
+	if signing.Current != "" {
+		// Computed here, from secrets read here: no secret or signature
+		// enters workflow history (SPEC 11).
+		signature, err := signatureHeader(signing, in.EventID, now, []byte(in.Payload))
+		if err != nil {
+			result.Outcome, result.Error = OutcomeRetry, errUndecryptable
+			return result, nil
+		}
+		req.Header["webhook-signature"] = []string{signature}
+	}
+	if in.Test {
+		req.Header["webhook-test"] = []string{"true"}
+	}
 
 	client := a.httpClient()
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		result.Duration = time.Since(start)
+		result.Duration = Duration(time.Since(start))
 		if ctx.Err() != nil {
 			// The activity itself was cancelled or timed out (worker shutting
 			// down, StartToClose reached): not the receiver's fault, so no
@@ -136,14 +182,16 @@ func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target we
 			return DeliverAttemptResult{}, fmt.Errorf("deliver attempt: %w", ctx.Err())
 		}
 		result.Outcome, result.Error = OutcomeRetry, describeTransportError(err, client.Timeout)
+		result.Class = transportClass(err)
 		return result, nil
 	}
 	// A few bytes past the 1 KiB let the cut fall on a rune boundary, and a
 	// password that starts inside it be seen whole, so redacted whole.
 	scan := maxKeptBody + utf8.UTFMax
 	body, readErr := readBody(resp.Body, scan+longest(secrets))
-	result.Duration = time.Since(start)
+	result.Duration = Duration(time.Since(start))
 	result.StatusCode = resp.StatusCode
+	result.Class = statusClass(resp.StatusCode)
 	result.ResponseBody = truncateUTF8(redactPrefix(body, secrets, scan), maxKeptBody)
 
 	switch {
@@ -155,7 +203,7 @@ func (a *Activities) post(ctx context.Context, in DeliverAttemptInput, target we
 	default:
 		result.Outcome = OutcomeRetry
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			result.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			result.RetryAfter = Duration(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 		}
 		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 			result.Error = "redirect not followed"

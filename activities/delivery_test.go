@@ -192,8 +192,8 @@ func TestDeliverAttemptStatus(t *testing.T) {
 			if res.Outcome != tt.want || res.StatusCode != tt.status {
 				t.Errorf("got %s %d, want %s %d", res.Outcome, res.StatusCode, tt.want, tt.status)
 			}
-			if res.RetryAfter < tt.wantRetryMin || res.RetryAfter > tt.wantRetryMax {
-				t.Errorf("got RetryAfter %v, want %v..%v", res.RetryAfter, tt.wantRetryMin, tt.wantRetryMax)
+			if time.Duration(res.RetryAfter) < tt.wantRetryMin || time.Duration(res.RetryAfter) > tt.wantRetryMax {
+				t.Errorf("got RetryAfter %v, want %v..%v", time.Duration(res.RetryAfter), tt.wantRetryMin, tt.wantRetryMax)
 			}
 			if res.ResponseBody != tt.wantBody {
 				t.Errorf("got ResponseBody %q, want %q", res.ResponseBody, tt.wantBody)

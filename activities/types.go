@@ -5,7 +5,50 @@
 // history).
 package activities
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Duration is a time.Duration that workflow histories show readably
+// ("5m0s", "1.234s") rather than in nanoseconds (SPEC 12). It still reads
+// the plain numbers (nanoseconds) of histories written before, so running
+// workflows keep replaying.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as Go's duration text.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads duration text, or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err == nil {
+		v, err := time.ParseDuration(text)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", text, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var nanos int64
+	if err := json.Unmarshal(b, &nanos); err != nil {
+		return fmt.Errorf("duration: want text such as \"5s\" or nanoseconds, got %s", b)
+	}
+	*d = Duration(nanos)
+	return nil
+}
+
+// Durations converts a schedule for the wire.
+func Durations(list []time.Duration) []Duration {
+	out := make([]Duration, len(list))
+	for i, d := range list {
+		out[i] = Duration(d)
+	}
+	return out
+}
 
 // ResolveWebhooksInput names the event whose webhooks are wanted.
 type ResolveWebhooksInput struct {
@@ -39,6 +82,54 @@ type DeliverAttemptInput struct {
 	Payload string
 	// Attempt counts from 1.
 	Attempt int
+
+	// The fields below were added with the delivery log; inputs recorded
+	// before it lack them, and such attempts write no log.
+
+	// DeliveryID is the delivery log's row this attempt is recorded in.
+	DeliveryID string `json:",omitempty"`
+	// MaxAttempts is the schedule's length: a failed last attempt ends the
+	// delivery as failed.
+	MaxAttempts int `json:",omitempty"`
+	// NextDelay is the scheduled (jittered) wait before the next attempt,
+	// and MaxDelay the schedule's largest: with the receiver's Retry-After
+	// they give the next attempt's time that the log shows.
+	NextDelay Duration `json:",omitempty"`
+	MaxDelay  Duration `json:",omitempty"`
+	// Test marks the one attempt of a test event (SPEC 10): header
+	// webhook-test, sent even to an inactive webhook, not logged.
+	Test bool `json:",omitempty"`
+}
+
+// ResolveDeliveriesInput names the event whose deliveries are to be made:
+// the matching webhooks are resolved and a pending delivery of the event is
+// logged for each.
+type ResolveDeliveriesInput struct {
+	ClientID  string
+	EventName string
+	OfficeID  string `json:",omitempty"`
+	EventID   string
+	// Payload is stored (encrypted) in the log, for the event view and
+	// resends.
+	Payload string
+}
+
+// ResolvedDelivery is one matching webhook and its delivery's log id.
+type ResolvedDelivery struct {
+	Key        int64
+	ID         string
+	DeliveryID string
+}
+
+// ResolveDeliveriesResult lists the deliveries to make, ordered by webhook
+// ID.
+type ResolveDeliveriesResult struct {
+	Deliveries []ResolvedDelivery
+}
+
+// PruneDeliveryLogResult says how many rows a prune removed.
+type PruneDeliveryLogResult struct {
+	Deleted int64
 }
 
 // Outcome is how one attempt ended.
@@ -70,7 +161,10 @@ type DeliverAttemptResult struct {
 	Error string `json:",omitempty"`
 	// ResponseBody keeps at most 1 KiB of the receiver's answer.
 	ResponseBody string `json:",omitempty"`
-	Duration     time.Duration
+	Duration     Duration
 	// RetryAfter is the receiver's Retry-After on 429 or 503, else zero.
-	RetryAfter time.Duration `json:",omitempty"`
+	RetryAfter Duration `json:",omitempty"`
+	// Class groups the outcome for metrics and search; empty when no
+	// request was made.
+	Class AttemptClass `json:",omitempty"`
 }

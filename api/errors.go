@@ -15,6 +15,7 @@ var (
 	errMalformedRequest     = errors.New("malformed request")
 	errMethodNotAllowed     = errors.New("method not allowed")
 	errUnsupportedMediaType = errors.New("unsupported media type")
+	errGatewayTimeout       = errors.New("gateway timeout")
 )
 
 // statusOf is the one table from error kind to HTTP status.
@@ -38,6 +39,8 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, webhooks.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, errGatewayTimeout):
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }
@@ -81,6 +84,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case status == http.StatusServiceUnavailable:
 		s.log.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Message = "a dependency is unavailable; retry later"
+	case status == http.StatusGatewayTimeout && errors.As(err, &pub):
+		body.Message = pub.message
 	case status >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Message = "internal server error"

@@ -109,41 +109,68 @@ func hasControl(s string) bool {
 }
 
 func (s *server) handleIngestEvent(w http.ResponseWriter, r *http.Request) {
-	fields, err := readObject(w, r)
+	name, accepted, err := s.ingestEvent(w, r)
+	if s.metrics != nil {
+		s.metrics.EventIngested(name, ingestAnswer(err))
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	writeJSON(w, http.StatusAccepted, accepted)
+}
+
+// ingestEvent starts the delivery of the event of r's body. It returns the
+// event's name, "" when the body is invalid.
+func (s *server) ingestEvent(w http.ResponseWriter, r *http.Request) (string, acceptedJSON, error) {
+	fields, err := readObject(w, r)
+	if err != nil {
+		return "", acceptedJSON{}, err
 	}
 	in, err := decodeIngestion(fields, time.Now())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return "", acceptedJSON{}, err
 	}
+	name := string(in.event.Name)
 	infoOf(r).clientID = in.clientID
 	if _, err := s.store.FindClient(r.Context(), in.clientID); err != nil {
 		if errors.Is(err, webhooks.ErrNotFound) {
 			err = public(err, "client %q not found", in.clientID)
 		}
-		s.writeError(w, r, err)
-		return
+		return name, acceptedJSON{}, err
 	}
 	payload, err := in.event.Payload()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return name, acceptedJSON{}, err
 	}
 	workflowID, err := s.events.StartDeliverEvent(r.Context(), workflows.DeliverEventInput{
 		ClientID:      in.clientID,
 		OfficeID:      in.officeID,
-		EventName:     string(in.event.Name),
+		EventName:     name,
 		EventID:       in.event.EventID,
 		Payload:       string(payload),
 		RetrySchedule: slices.Clone(s.retrySchedule),
 	})
 	if err != nil {
 		// Whatever the cause, the event may not be durably accepted: no 202.
-		s.writeError(w, r, fmt.Errorf("start delivery of event %s: %w", in.event.EventID, err))
-		return
+		return name, acceptedJSON{}, fmt.Errorf("start delivery of event %s: %w", in.event.EventID, err)
 	}
-	writeJSON(w, http.StatusAccepted, acceptedJSON{EventID: in.event.EventID, WorkflowID: workflowID})
+	return name, acceptedJSON{EventID: in.event.EventID, WorkflowID: workflowID}, nil
+}
+
+// ingestAnswer names the answer to an ingestion request for the metrics,
+// from the table that chose its status.
+func ingestAnswer(err error) string {
+	if err == nil {
+		return "accepted"
+	}
+	switch status := statusOf(err); {
+	case status == http.StatusNotFound:
+		return "unknown_client"
+	case status == http.StatusServiceUnavailable:
+		return "unavailable"
+	case status >= 500:
+		return "error"
+	}
+	return "invalid"
 }

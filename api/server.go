@@ -43,6 +43,13 @@ type EventStarter interface {
 	StartDeliverEvent(ctx context.Context, in workflows.DeliverEventInput) (workflowID string, err error)
 }
 
+// IngestMetrics counts the answers to ingestion requests (SPEC 12).
+// eventName is the event's name as sent ("" when the body has none); answer
+// is one of "accepted", "invalid", "unknown_client", "unavailable", "error".
+type IngestMetrics interface {
+	EventIngested(eventName, answer string)
+}
+
 // Config is what NewServer needs.
 type Config struct {
 	Store  Store
@@ -54,8 +61,14 @@ type Config struct {
 	// RetrySchedule is copied into every DeliverEventInput; empty means
 	// workflows.DefaultRetrySchedule.
 	RetrySchedule []time.Duration
+	// Log serves the delivery log and signing secrets (SPEC 10, 11), and
+	// Resends starts resends and test events; both are required.
+	Log     LogStore
+	Resends DeliveryStarter
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts ingestion answers; nil counts nothing.
+	Metrics IngestMetrics
 }
 
 // maxBodyBytes is the largest request body accepted (SPEC 3.5).
@@ -67,7 +80,10 @@ type server struct {
 	ingestUsername string
 	ingestPassword string
 	retrySchedule  []time.Duration
+	logStore       LogStore
+	resends        DeliveryStarter
 	log            *slog.Logger
+	metrics        IngestMetrics
 }
 
 // NewServer returns the HTTP handler of the management API, event ingestion,
@@ -84,7 +100,10 @@ func newServer(cfg Config) *server {
 		ingestUsername: cfg.IngestUsername,
 		ingestPassword: cfg.IngestPassword,
 		retrySchedule:  slices.Clone(cfg.RetrySchedule),
+		logStore:       cfg.Log,
+		resends:        cfg.Resends,
 		log:            cfg.Logger,
+		metrics:        cfg.Metrics,
 	}
 	if len(s.retrySchedule) == 0 {
 		s.retrySchedule = slices.Clone(workflows.DefaultRetrySchedule)
@@ -117,6 +136,12 @@ func (s *server) router() *mux.Router {
 	r.Handle("/api/v1/webhooks/{webhookId}", client(s.handleGetWebhook)).Methods(http.MethodGet)
 	r.Handle("/api/v1/webhooks/{webhookId}", client(s.handleUpdateWebhook)).Methods(http.MethodPut)
 	r.Handle("/api/v1/webhooks/{webhookId}", client(s.handleDeleteWebhook)).Methods(http.MethodDelete)
+	r.Handle("/api/v1/webhooks/{webhookId}/deliveries", client(s.handleListDeliveries)).Methods(http.MethodGet)
+	r.Handle("/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/resend", client(s.handleResendDelivery)).Methods(http.MethodPost)
+	r.Handle("/api/v1/webhooks/{webhookId}/test", client(s.handleTestWebhook)).Methods(http.MethodPost)
+	r.Handle("/api/v1/webhooks/{webhookId}/secret", client(s.handleGetSecret)).Methods(http.MethodGet)
+	r.Handle("/api/v1/webhooks/{webhookId}/secret/rotate", client(s.handleRotateSecret)).Methods(http.MethodPost)
+	r.Handle("/api/v1/events/{eventId}", client(s.handleGetEvent)).Methods(http.MethodGet)
 	return r
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -26,11 +27,13 @@ import (
 // Open connects to the PostgreSQL database at databaseURL and checks that it
 // answers. An unreachable server is an error wrapping webhooks.ErrUnavailable.
 func Open(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", databaseURL)
+	// Parsed here, once, rather than by the driver at each connection: its
+	// parse errors quote the whole connection string, password included.
+	connector, err := pq.NewConnector(databaseURL)
 	if err != nil {
-		// The URL may hold a password: never echo it.
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database: DATABASE_URL is not a valid connection string: %s", redactDSN(err, databaseURL))
 	}
+	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(10)
 	// Give idle connections back to the server after a burst.
@@ -40,6 +43,34 @@ func Open(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("open database: %w", translate(err))
 	}
 	return db, nil
+}
+
+// kvPassword finds the password of a key=value connection string.
+var kvPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactDSN describes a connection string's parse error without the
+// password: net/url's errors quote the whole URL, so only their cause is
+// kept; any other text has the string and its password cut out.
+func redactDSN(err error, dsn string) string {
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		return urlErr.Err.Error()
+	}
+	msg := strings.ReplaceAll(err.Error(), dsn, "[REDACTED]")
+	var secrets []string
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
+	}
+	for _, secret := range secrets {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
+		}
+	}
+	return msg
 }
 
 // CreateDatabase creates the database named in databaseURL (a postgres://

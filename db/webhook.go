@@ -23,8 +23,10 @@ type webhookRow struct {
 	AuthUsername    string         `db:"auth_username"`
 	AuthPasswordEnc []byte         `db:"auth_password_enc"`
 	Active          bool           `db:"active"`
-	CreatedAt       time.Time      `db:"created_at"`
-	UpdatedAt       time.Time      `db:"updated_at"`
+	// SigningSecretEnc is written at creation only; reads leave it nil.
+	SigningSecretEnc []byte    `db:"signing_secret_enc"`
+	CreatedAt        time.Time `db:"created_at"`
+	UpdatedAt        time.Time `db:"updated_at"`
 }
 
 // overrideRow is a row of webhook_office_overrides; a NULL column keeps the
@@ -66,7 +68,10 @@ func (s *Store) open(clientID string, enc []byte) (string, error) {
 		return "", nil
 	}
 	plain, err := s.cipher.Open(enc, []byte(clientID))
-	return string(plain), err
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", webhooks.ErrUndecryptable, err)
+	}
+	return string(plain), nil
 }
 
 // toRows converts w into the rows that store it under clientID.
@@ -166,14 +171,16 @@ LEFT JOIN webhook_office_overrides o ON o.webhook_key = w.key
 `
 
 const insertWebhookQuery = `
-INSERT INTO webhooks (client_id, id, matching_events, url, auth_type, auth_username, auth_password_enc, active)
-VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, :auth_password_enc, :active)
+INSERT INTO webhooks (client_id, id, matching_events, url, auth_type, auth_username, auth_password_enc, active, signing_secret_enc)
+VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, :auth_password_enc, :active, :signing_secret_enc)
 RETURNING key, created_at, updated_at`
 
 // CreateWebhook stores w with its overrides and sets w.Key, w.Created and
 // w.Updated; ErrConflict when the client already has a webhook w.ID.
 func (s *Store) CreateWebhook(ctx context.Context, w *webhooks.Webhook) error {
 	row, overrides := s.toRows(w.ClientID, w)
+	// Every webhook is created with its signing secret (SPEC 11).
+	row.SigningSecretEnc = s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(w.ClientID))
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
@@ -274,13 +281,19 @@ func (s *Store) ListWebhooks(ctx context.Context, clientID string) ([]webhooks.W
 const listWebhooksForEventQuery = selectWebhooks + `WHERE w.client_id = $1 AND $2 = ANY (w.matching_events) ORDER BY w.id, o.position`
 
 // ListWebhooksForEvent returns the client's webhooks that listen to name,
-// ordered by id, with their overrides. Inactive ones are included: an office
+// ordered by id, with their overrides, without passwords. Inactive ones are included: an office
 // override may activate one for its events. It runs once per ingested
 // event, so it is a single query.
 func (s *Store) ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error) {
 	var rows []joinedRow
 	if err := s.db.SelectContext(ctx, &rows, listWebhooksForEventQuery, clientID, string(name)); err != nil {
 		return nil, fmt.Errorf("list webhooks of %s for %s: %w", clientID, name, translate(err))
+	}
+	// Resolution needs no credential: leaving the ciphertexts unopened keeps
+	// passwords out of it, and a row that no longer decrypts from blocking
+	// the client's other webhooks.
+	for i := range rows {
+		rows[i].AuthPasswordEnc, rows[i].OverridePasswordEnc = nil, nil
 	}
 	list, err := s.collect(rows)
 	if err != nil {

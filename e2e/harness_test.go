@@ -21,6 +21,7 @@ import (
 	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/db/dbtest"
+	"github.com/ocelot/webhooks/internal/codec"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/stack"
 	"github.com/ocelot/webhooks/workflows"
@@ -29,7 +30,13 @@ import (
 const (
 	ingestUser = "ingest"
 	ingestPass = "ingest-secret"
+	// codecToken is the test stacks' CODEC_AUTH_TOKEN.
+	codecToken = "codec-operator-token"
 )
+
+// testPayloadKeys encrypt the test stacks' Temporal payloads, as
+// PAYLOAD_KEYS does in production.
+var testPayloadKeys = []codec.Key{{ID: "test-1", Secret: bytes.Repeat([]byte{7}, codec.KeySize)}}
 
 // testConfig is the configuration of a test stack: loopback receivers
 // allowed, a retry schedule of seconds.
@@ -45,6 +52,8 @@ func testConfig(schedule ...time.Duration) config.Config {
 		RetrySchedule:     schedule,
 		AllowedNetworks:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		DeliveryTimeout:   5 * time.Second,
+		PayloadKeys:       testPayloadKeys,
+		CodecAuthToken:    codecToken,
 	}
 }
 

@@ -91,7 +91,7 @@ func TestIngestAnswers503WhenTemporalIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	srv := httptest.NewServer(app.APIHandler(cfg, e.store, &workflows.Starter{Client: tc, StartTimeout: time.Second}, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(app.APIHandler(cfg, e.store, &workflows.Starter{Client: tc, StartTimeout: time.Second}, nil, slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	body := `{"clientId":"acme","event":{"name":"PhoneNumber.optedIn","phoneNumber":"+1","triggerType":"Inbound"}}`
 	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/events", strings.NewReader(body))

@@ -22,7 +22,7 @@ type Options struct {
 	WorkflowPollers            int
 }
 
-// New returns a worker on workflows.TaskQueue with DeliverEvent and the
+// New returns a worker on workflows.TaskQueue with the workflows and the
 // activities registered. The caller starts and stops it.
 func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
@@ -32,6 +32,8 @@ func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.W
 		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
 	})
 	w.RegisterWorkflow(workflows.DeliverEvent)
+	w.RegisterWorkflow(workflows.SendTestEvent)
+	w.RegisterWorkflow(workflows.PruneDeliveryLog)
 	w.RegisterActivity(acts)
 	return w
 }

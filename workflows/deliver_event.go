@@ -33,6 +33,9 @@ const (
 type Delivery struct {
 	WebhookKey int64
 	WebhookID  string
+	// DeliveryID is the delivery log's id (SPEC 10); empty in workflows
+	// started before the log existed.
+	DeliveryID string `json:",omitempty"`
 	State      DeliveryState
 	// Attempts made so far.
 	Attempts       int
@@ -62,10 +65,21 @@ var infrastructureRetry = &temporal.RetryPolicy{
 	MaximumInterval:    time.Minute,
 }
 
+// deliveryLogChange is the workflow.GetVersion change id of the delivery
+// log. Version 1 logs every delivery and attempt (SPEC 10), makes each
+// first attempt a local activity inside the first workflow task, and
+// writes search attributes once when every delivery ended at its first
+// attempt. Workflows started before it (DefaultVersion) run as they did.
+const (
+	deliveryLogChange  = "delivery-log"
+	deliveryLogVersion = 1
+)
+
 // DeliverEvent delivers one event to every matching webhook of its client,
 // independently and in parallel, each with the retry schedule of the input.
-// Every attempt is its own activity, so the Temporal UI shows each one with
-// its number, URL, status or error and duration.
+// Every attempt is its own activity (the first a local activity), so the
+// Temporal UI shows each one with its number, URL, status or error and
+// duration.
 func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResult, error) {
 	if len(in.RetrySchedule) == 0 {
 		return DeliverEventResult{}, temporal.NewNonRetryableApplicationError("empty retry schedule", "InvalidInput", nil)
@@ -78,6 +92,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if err != nil {
 		return DeliverEventResult{}, fmt.Errorf("set query handler: %w", err)
 	}
+	logged := workflow.GetVersion(ctx, deliveryLogChange, workflow.DefaultVersion, deliveryLogVersion) == deliveryLogVersion
 
 	// Resolving is one short database read, so it runs as a local activity:
 	// inside the first workflow task, with its result recorded as a marker,
@@ -88,21 +103,38 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 		RetryPolicy:         infrastructureRetry,
 		Summary:             "resolve matching webhooks",
 	})
-	var resolved activities.ResolveWebhooksResult
-	err = workflow.ExecuteLocalActivity(resolveCtx, a.ResolveWebhooks, activities.ResolveWebhooksInput{
-		ClientID: in.ClientID, EventName: in.EventName, OfficeID: in.OfficeID,
-	}).Get(ctx, &resolved)
+	switch {
+	case !logged:
+		var resolved activities.ResolveWebhooksResult
+		err = workflow.ExecuteLocalActivity(resolveCtx, a.ResolveWebhooks, activities.ResolveWebhooksInput{
+			ClientID: in.ClientID, EventName: in.EventName, OfficeID: in.OfficeID,
+		}).Get(ctx, &resolved)
+		for _, hook := range resolved.Webhooks {
+			deliveries = append(deliveries, &Delivery{WebhookKey: hook.Key, WebhookID: hook.ID, State: StatePending})
+		}
+	case in.Resend != nil:
+		deliveries = []*Delivery{{WebhookKey: in.Resend.WebhookKey, WebhookID: in.Resend.WebhookID,
+			DeliveryID: in.Resend.DeliveryID, State: StatePending}}
+	default:
+		var resolved activities.ResolveDeliveriesResult
+		err = workflow.ExecuteLocalActivity(resolveCtx, a.ResolveDeliveries, activities.ResolveDeliveriesInput{
+			ClientID: in.ClientID, EventName: in.EventName, OfficeID: in.OfficeID, EventID: in.EventID, Payload: in.Payload,
+		}).Get(ctx, &resolved)
+		for _, hook := range resolved.Deliveries {
+			deliveries = append(deliveries, &Delivery{WebhookKey: hook.Key, WebhookID: hook.ID, DeliveryID: hook.DeliveryID, State: StatePending})
+		}
+	}
 	if err != nil {
 		return DeliverEventResult{}, fmt.Errorf("resolve webhooks: %w", err)
 	}
-
-	ids := make([]string, len(resolved.Webhooks))
-	for i, hook := range resolved.Webhooks {
-		ids[i] = hook.ID
-		deliveries = append(deliveries, &Delivery{WebhookKey: hook.Key, WebhookID: hook.ID, State: StatePending})
+	ids := make([]string, len(deliveries))
+	for i, d := range deliveries {
+		ids[i] = d.WebhookID
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
-		return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
+	if !logged {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
+			return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
+		}
 	}
 
 	wg := workflow.NewWaitGroup(ctx)
@@ -110,14 +142,33 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			deliver(ctx, a, in, d)
+			deliver(ctx, a, in, d, logged)
 			workflow.SetCurrentDetails(ctx, progress(deliveries))
 		})
+	}
+	if logged && len(deliveries) > 0 {
+		// Each visibility write costs the server a database write: when every
+		// delivery ended at its first attempt, one write sets the webhook ids
+		// and the outcomes together; otherwise the ids are searchable while
+		// retries wait, and the outcomes follow at the end.
+		if err := workflow.Await(ctx, func() bool { return firstAttemptsDone(deliveries) }); err != nil {
+			return DeliverEventResult{}, fmt.Errorf("await first attempts: %w", err)
+		}
+		if !allFinal(deliveries) {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
+				return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
+			}
+			ids = nil
+		}
 	}
 	wg.Wait(ctx)
 
 	if outcomes := outcomeList(deliveries); len(outcomes) > 0 {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, DeliveryOutcomesKey.ValueSet(outcomes)); err != nil {
+		updates := []temporal.SearchAttributeUpdate{DeliveryOutcomesKey.ValueSet(outcomes)}
+		if logged && ids != nil {
+			updates = append(updates, WebhookIDsKey.ValueSet(ids))
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 			return DeliverEventResult{}, fmt.Errorf("upsert outcomes: %w", err)
 		}
 	}
@@ -125,10 +176,12 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 }
 
 // deliver runs the attempts of one event to one webhook until it is
-// delivered, ends (410, cancelled) or the schedule is spent.
-func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInput, d *Delivery) {
+// delivered, ends (410, cancelled) or the schedule is spent. logged selects
+// version 1 of deliveryLogChange.
+func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInput, d *Delivery, logged bool) {
 	var retryAfter time.Duration
-	for attempt := 1; attempt <= len(in.RetrySchedule); attempt++ {
+	attempts := len(in.RetrySchedule)
+	for attempt := 1; attempt <= attempts; attempt++ {
 		if delay := attemptDelay(in.RetrySchedule, attempt, in.EventID, d.WebhookKey, retryAfter); delay > 0 {
 			next := workflow.Now(ctx).Add(delay)
 			d.NextAttemptAt = &next
@@ -137,22 +190,44 @@ func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInpu
 			})
 			if err := timer.Get(ctx, nil); err != nil {
 				d.State, d.LastError, d.NextAttemptAt = StateFailed, "workflow cancelled", nil
+				finishLogged(ctx, a, d, logged)
 				return
 			}
 			d.NextAttemptAt = nil
 		}
 
-		attemptCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: attemptStartToClose,
-			RetryPolicy:         infrastructureRetry,
-			Summary:             fmt.Sprintf("attempt %d/%d to %s", attempt, len(in.RetrySchedule), d.WebhookID),
-		})
-		var result activities.DeliverAttemptResult
-		err := workflow.ExecuteActivity(attemptCtx, a.DeliverAttempt, activities.DeliverAttemptInput{
+		input := activities.DeliverAttemptInput{
 			ClientID: in.ClientID, WebhookKey: d.WebhookKey, EventName: in.EventName,
 			OfficeID: in.OfficeID, EventID: in.EventID, Payload: in.Payload, Attempt: attempt,
-		}).Get(ctx, &result)
-		if err != nil {
+		}
+		summary := fmt.Sprintf("attempt %d/%d to %s", attempt, attempts, d.WebhookID)
+		var future workflow.Future
+		if logged {
+			input.DeliveryID, input.MaxAttempts = d.DeliveryID, attempts
+			input.MaxDelay = activities.Duration(maxDelay(in.RetrySchedule))
+			if attempt < attempts {
+				input.NextDelay = activities.Duration(attemptDelay(in.RetrySchedule, attempt+1, in.EventID, d.WebhookKey, 0))
+			}
+		}
+		if logged && attempt == 1 {
+			// The first attempt runs inside the workflow task, like the
+			// resolution: a first-try delivery then costs one workflow task.
+			// A worker crash during that task repeats it, and with it this
+			// request (at-least-once); the log keeps one record per attempt.
+			future = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: attemptStartToClose,
+				RetryPolicy:         infrastructureRetry,
+				Summary:             summary,
+			}), a.DeliverAttempt, input)
+		} else {
+			future = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: attemptStartToClose,
+				RetryPolicy:         infrastructureRetry,
+				Summary:             summary,
+			}), a.DeliverAttempt, input)
+		}
+		var result activities.DeliverAttemptResult
+		if err := future.Get(ctx, &result); err != nil {
 			// Only cancellation of the workflow gets here: infrastructure
 			// failures are retried by the activity's policy without limit.
 			var canceled *temporal.CanceledError
@@ -161,6 +236,7 @@ func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInpu
 				reason = "workflow cancelled"
 			}
 			d.State, d.LastError = StateFailed, reason
+			finishLogged(ctx, a, d, logged)
 			return
 		}
 		d.Attempts = attempt
@@ -176,9 +252,50 @@ func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInpu
 			d.State = StateCancelled
 			return
 		}
-		retryAfter = result.RetryAfter
+		retryAfter = time.Duration(result.RetryAfter)
 	}
 	d.State = StateFailed
+}
+
+// finishLogged records in the log a delivery that the workflow ended
+// without an attempt's result (cancellation). It runs on a disconnected
+// context, because the workflow's own is cancelled.
+func finishLogged(ctx workflow.Context, a *activities.Activities, d *Delivery, logged bool) {
+	if !logged || d.DeliveryID == "" {
+		return
+	}
+	ctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+		Summary:             "log delivery to " + d.WebhookID + " as " + string(d.State),
+	})
+	// Best effort: the workflow is ending; the log would otherwise show the
+	// delivery pending until it is pruned.
+	_ = workflow.ExecuteLocalActivity(ctx, a.FinishDelivery, activities.FinishDeliveryInput{
+		DeliveryID: d.DeliveryID, State: string(d.State),
+	}).Get(ctx, nil)
+}
+
+// firstAttemptsDone reports whether every delivery has made its first
+// attempt, ended, or is waiting on a timer.
+func firstAttemptsDone(deliveries []*Delivery) bool {
+	for _, d := range deliveries {
+		if d.Attempts == 0 && d.State == StatePending && d.NextAttemptAt == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func allFinal(deliveries []*Delivery) bool {
+	for _, d := range deliveries {
+		if d.State == StatePending {
+			return false
+		}
+	}
+	return true
 }
 
 func snapshot(deliveries []*Delivery) []Delivery {

@@ -3,7 +3,12 @@
 // retry schedule. No I/O happens here; activities do it.
 package workflows
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ocelot/webhooks/activities"
+)
 
 // TaskQueue is the queue the worker polls for delivery workflows and
 // activities.
@@ -31,6 +36,46 @@ type DeliverEventInput struct {
 	// zero). It travels in the input so that a configuration change never
 	// alters a workflow already running.
 	RetrySchedule []time.Duration
+	// Resend, when set, makes this workflow a resend (SPEC 10) of one
+	// delivery: no resolution, one delivery to that webhook.
+	Resend *Resend `json:",omitempty"`
+}
+
+// Resend names the new delivery a resend workflow makes; the API logged it
+// (pending) before starting the workflow.
+type Resend struct {
+	DeliveryID string
+	WebhookKey int64
+	WebhookID  string
+}
+
+// MarshalJSON writes RetrySchedule as duration text ("5m0s"), readable in
+// the Temporal UI, rather than nanoseconds.
+func (in DeliverEventInput) MarshalJSON() ([]byte, error) {
+	type plain DeliverEventInput
+	return json.Marshal(struct {
+		plain
+		RetrySchedule []activities.Duration
+	}{plain(in), activities.Durations(in.RetrySchedule)})
+}
+
+// UnmarshalJSON reads RetrySchedule as text or, as histories recorded
+// before it was readable hold it, nanoseconds.
+func (in *DeliverEventInput) UnmarshalJSON(b []byte) error {
+	type plain DeliverEventInput
+	var v struct {
+		plain
+		RetrySchedule []activities.Duration
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*in = DeliverEventInput(v.plain)
+	in.RetrySchedule = make([]time.Duration, len(v.RetrySchedule))
+	for i, d := range v.RetrySchedule {
+		in.RetrySchedule[i] = time.Duration(d)
+	}
+	return nil
 }
 
 // DefaultRetrySchedule is SPEC 6.3's: 8 attempts over about 27.6 hours.

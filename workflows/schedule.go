@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
+
+	"github.com/ocelot/webhooks/activities"
 )
 
 // jitterFraction is SPEC 6.3's ±20 %.
@@ -43,8 +45,7 @@ func attemptDelay(schedule []time.Duration, attempt int, eventID string, webhook
 	fmt.Fprintf(h, "%s/%d/%d", eventID, webhookKey, attempt)
 	unit := float64(h.Sum64()%10001)/10000*2 - 1 // in [-1, 1]
 	delay := base + time.Duration(float64(base)*jitterFraction*unit)
-	delay = max(delay, min(retryAfter, maxDelay(schedule)))
-	return delay.Round(time.Millisecond)
+	return activities.RetryDelay(delay, retryAfter, maxDelay(schedule))
 }
 
 func maxDelay(schedule []time.Duration) time.Duration {

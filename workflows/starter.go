@@ -31,7 +31,25 @@ type Starter struct {
 // ingestion's idempotency. Any other failure means the event was not
 // accepted and wraps webhooks.ErrUnavailable, so the producer retries.
 func (s *Starter) StartDeliverEvent(ctx context.Context, in DeliverEventInput) (string, error) {
-	id := WorkflowID(in.ClientID, in.EventID)
+	return s.start(ctx, WorkflowID(in.ClientID, in.EventID), in)
+}
+
+// ResendWorkflowID is the workflow ID of a resend: the new delivery's id
+// is unique, so each resend is its own workflow.
+func ResendWorkflowID(clientID, deliveryID string) string {
+	return "resend:" + clientID + ":" + deliveryID
+}
+
+// StartResend durably starts the workflow of a resend (in.Resend set), whose
+// delivery the caller logged as pending.
+func (s *Starter) StartResend(ctx context.Context, in DeliverEventInput) (string, error) {
+	if in.Resend == nil {
+		return "", errors.New("start resend: no delivery to resend")
+	}
+	return s.start(ctx, ResendWorkflowID(in.ClientID, in.Resend.DeliveryID), in)
+}
+
+func (s *Starter) start(ctx context.Context, id string, in DeliverEventInput) (string, error) {
 	attrs := []temporal.SearchAttributeUpdate{
 		ClientIDKey.ValueSet(in.ClientID),
 		EventNameKey.ValueSet(in.EventName),
@@ -41,6 +59,11 @@ func (s *Starter) StartDeliverEvent(ctx context.Context, in DeliverEventInput) (
 	if in.OfficeID != "" {
 		attrs = append(attrs, OfficeIDKey.ValueSet(in.OfficeID))
 		summary += ", office " + in.OfficeID
+	}
+	if in.Resend != nil {
+		// Known at start: set with the start rather than by an upsert.
+		attrs = append(attrs, WebhookIDsKey.ValueSet([]string{in.Resend.WebhookID}))
+		summary = "resend of " + summary + " to " + in.Resend.WebhookID
 	}
 	timeout := s.StartTimeout
 	if timeout == 0 {

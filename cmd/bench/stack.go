@@ -175,6 +175,9 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 		"ALLOWED_PRIVATE_NETWORKS=127.0.0.0/8",
 		"WORKER_MAX_CONCURRENT_ACTIVITIES=" + strconv.Itoa(s.Activities),
 		"LOG_LEVEL=warn",
+		// The API and the worker would both take the default metrics
+		// port; the bench reads no metrics.
+		"METRICS_ADDR=",
 	}
 	if e.api, err = startChild(e.dir, bin, "serve", vars); err != nil {
 		return "", err

@@ -22,6 +22,7 @@ import (
 	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
+	"github.com/ocelot/webhooks/internal/codec"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/stack"
 )
@@ -30,7 +31,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "devstack:", err)
+		// One line, naming the cause: several joined errors (a bad
+		// configuration, a failed clean-up) are separated by "; ".
+		fmt.Fprintln(os.Stderr, "devstack:", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 		os.Exit(1)
 	}
 }
@@ -38,7 +41,7 @@ func main() {
 func run(ctx context.Context) error {
 	cfg, err := config.Load(true)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -46,6 +49,11 @@ func run(ctx context.Context) error {
 	}
 	if cfg.EncryptionKey == nil {
 		if cfg.EncryptionKey, err = localKey(filepath.Join(cfg.DataDir, "encryption.key")); err != nil {
+			return err
+		}
+	}
+	if cfg.PayloadKeys == nil {
+		if cfg.PayloadKeys, err = localPayloadKeys(filepath.Join(cfg.DataDir, "payload.keys")); err != nil {
 			return err
 		}
 	}
@@ -80,26 +88,52 @@ func run(ctx context.Context) error {
 // localKey reads the dev stack's encryption key, creating it on first run so
 // that receiver passwords stay readable across restarts.
 func localKey(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		encoded := base64.StdEncoding.EncodeToString(key)
-		if err := os.WriteFile(path, []byte(encoded+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("write local encryption key: %w", err)
-		}
-		return key, nil
-	}
+	data, err := localSecret(path, func(key string) string { return key })
 	if err != nil {
-		return nil, fmt.Errorf("read local encryption key: %w", err)
+		return nil, err
 	}
-	key, err := db.ParseKey(strings.TrimSpace(string(data)))
+	key, err := db.ParseKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("local encryption key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// localPayloadKeys reads the dev stack's PAYLOAD_KEYS, creating one key on
+// first run so that the payloads in .data/temporal.db stay readable across
+// restarts. The file has PAYLOAD_KEYS's format: add a key in front to try
+// a rotation.
+func localPayloadKeys(path string) ([]codec.Key, error) {
+	data, err := localSecret(path, func(key string) string { return "local-1:" + key })
+	if err != nil {
+		return nil, err
+	}
+	keys, err := codec.ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("local payload keys %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// localSecret returns the content of the secret file at path, first writing
+// format(base64 of 32 random bytes) there when the file does not exist.
+func localSecret(path string, format func(key string) string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return "", err
+		}
+		secret := format(base64.StdEncoding.EncodeToString(key))
+		if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write %s: %w", path, err)
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }
 
 func banner(cfg config.Config, s *stack.Stack) string {
@@ -113,6 +147,7 @@ Webhook delivery dev stack is up.
   API           %[1]s/api/v1   (OpenAPI: %[1]s/api/v1/openapi.yaml)
   Temporal UI   %[2]s
   Temporal      %[3]s, namespace %[4]q
+  payloads      encrypted with %[9]s; the UI decodes them through %[1]s/codec
   demo client   %[5]s : %[6]s
   ingest        %[7]s : %[8]s
 
@@ -125,5 +160,23 @@ Try:
     %[1]s/api/v1/events
 
 Ctrl-C stops everything; deliveries in flight resume on the next start.
-`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, cfg.IngestPassword)
+`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, shownIngestPassword(cfg), payloadKeySource(cfg))
+}
+
+// shownIngestPassword is what the banner prints of the ingest password: the
+// dev default, which is no secret, or a reference to the variable the
+// operator set, whose value stays off the terminal (and its scrollback).
+func shownIngestPassword(cfg config.Config) string {
+	if cfg.IngestPassword == config.DevIngestPassword {
+		return cfg.IngestPassword
+	}
+	return "$INGEST_PASSWORD"
+}
+
+// payloadKeySource names where the payload keys came from, never the keys.
+func payloadKeySource(cfg config.Config) string {
+	if os.Getenv("PAYLOAD_KEYS") != "" {
+		return "PAYLOAD_KEYS"
+	}
+	return filepath.Join(cfg.DataDir, "payload.keys")
 }

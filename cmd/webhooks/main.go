@@ -24,12 +24,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
+	"github.com/ocelot/webhooks/internal/metrics"
 	"github.com/ocelot/webhooks/worker"
 	"github.com/ocelot/webhooks/workflows"
 )
@@ -64,20 +68,32 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if cfg.IngestPassword == "" {
 			return errors.New("configuration: INGEST_PASSWORD: required by the API")
 		}
+		if err := requireEncryptionKey(cfg); err != nil {
+			return err
+		}
 		logger.Info("starting api", "config", cfg)
-		return withDependencies(ctx, cfg, logger, func(store *db.Store, tc client.Client) error {
+		m := metrics.New()
+		return withDependencies(ctx, cfg, m, logger, func(store *db.Store, tc client.Client) error {
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
 			logger.Info("api listening", "addr", ln.Addr().String())
-			return app.Serve(ctx, ln, app.APIHandler(cfg, store, &workflows.Starter{Client: tc}, logger))
+			return app.Serve(ctx, ln, app.APIHandler(cfg, store, &workflows.Starter{Client: tc}, m, logger))
 		})
 	case args[0] == "worker":
+		if err := requireEncryptionKey(cfg); err != nil {
+			return err
+		}
 		logger.Info("starting worker", "config", cfg)
-		return withDependencies(ctx, cfg, logger, func(store *db.Store, tc client.Client) error {
+		m := metrics.New()
+		return withDependencies(ctx, cfg, m, logger, func(store *db.Store, tc client.Client) error {
+			app.ReportWaiting(m, store, logger)
 			if cfg.RegisterSearchAttributes {
-				if err := workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+				err := retryRegistration(ctx, registrationRetry, logger, func(ctx context.Context) error {
+					return workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace)
+				})
+				if err != nil {
 					return err
 				}
 			}
@@ -90,7 +106,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return nil
 		})
 	case args[0] == "migrate":
-		_, conn, err := app.OpenStore(ctx, cfg)
+		conn, err := app.OpenDatabase(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -101,14 +117,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return errors.New(usage)
 }
 
-// withDependencies opens the store and the Temporal client, runs fn, and
-// closes both.
-func withDependencies(ctx context.Context, cfg config.Config, logger *slog.Logger, fn func(*db.Store, client.Client) error) error {
+// withDependencies serves the metrics m, opens the store and the Temporal
+// client, runs fn, and closes all three.
+func withDependencies(ctx context.Context, cfg config.Config, m *metrics.Metrics, logger *slog.Logger, fn func(*db.Store, client.Client) error) (err error) {
+	_, stopMetrics, err := app.ServeMetrics(cfg.MetricsAddr, m, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopMetrics()) }()
 	store, conn, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	// TODO(lead): the SDK's worker metrics need m.TemporalHandler() as
+	// client.Options.MetricsHandler in app.TemporalClient (issue 9).
 	tc, err := app.TemporalClient(cfg, logger)
 	if err != nil {
 		return err
@@ -118,11 +141,14 @@ func withDependencies(ctx context.Context, cfg config.Config, logger *slog.Logge
 }
 
 func clientCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	store, conn, err := app.OpenStore(ctx, cfg)
+	conn, err := app.OpenDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	// Clients carry a key hash, nothing sealed: no cipher, so no
+	// ENCRYPTION_KEY, is needed to manage them.
+	store := db.NewStore(conn, nil)
 	switch {
 	case args[0] == "create" && (len(args) == 2 || len(args) == 3):
 		id := uuid.NewString()
@@ -154,4 +180,73 @@ func clientCommand(ctx context.Context, cfg config.Config, args []string, stdout
 		return tw.Flush()
 	}
 	return errors.New(usage)
+}
+
+// requireEncryptionKey is the check of the processes that read or write
+// sealed columns (receiver passwords, signing secrets, logged payloads);
+// `migrate` and `client` run without the key.
+func requireEncryptionKey(cfg config.Config) error {
+	if cfg.EncryptionKey == nil {
+		return errors.New("configuration: ENCRYPTION_KEY: required by serve and worker (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)")
+	}
+	return nil
+}
+
+// retrySchedule bounds retryRegistration: waits from First, doubling up to
+// Max, for at most Limit in all.
+type retrySchedule struct {
+	First, Max, Limit time.Duration
+}
+
+// registrationRetry covers a Temporal cluster that starts beside the worker
+// (docker compose: auto-setup creates the schema and the namespace before
+// the frontend answers, which takes a minute or two).
+var registrationRetry = retrySchedule{First: time.Second, Max: 15 * time.Second, Limit: 3 * time.Minute}
+
+// retryRegistration calls register until it succeeds, fails with an error
+// that waiting cannot mend (an attribute registered with another type, no
+// permission), or sched.Limit has passed.
+func retryRegistration(ctx context.Context, sched retrySchedule, logger *slog.Logger, register func(context.Context) error) error {
+	deadline := time.Now().Add(sched.Limit)
+	wait := sched.First
+	for attempt := 1; ; attempt++ {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := register(callCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return fmt.Errorf("register search attributes: %w", err)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("register search attributes: Temporal not ready after %s: %w", sched.Limit, err)
+		}
+		logger.Warn("Temporal not ready to register search attributes; retrying", "attempt", attempt, "wait", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register search attributes: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, sched.Max)
+	}
+}
+
+// transient reports whether err says Temporal is not (yet) able to answer,
+// rather than refusing the registration itself.
+func transient(err error) bool {
+	var code codes.Code
+	if svcErr, ok := errors.AsType[serviceerror.ServiceError](err); ok {
+		code = svcErr.Status().Code()
+	} else if st, ok := status.FromError(err); ok {
+		code = st.Code()
+	} else {
+		return errors.Is(err, context.DeadlineExceeded)
+	}
+	switch code {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.NotFound, codes.Internal, codes.Unknown, codes.ResourceExhausted, codes.Aborted:
+		// NotFound: the namespace is not registered yet.
+		return true
+	}
+	return false
 }

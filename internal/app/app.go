@@ -16,12 +16,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/ocelot/webhooks/activities"
 	"github.com/ocelot/webhooks/api"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/config"
+	"github.com/ocelot/webhooks/internal/metrics"
 	"github.com/ocelot/webhooks/worker"
 	"github.com/ocelot/webhooks/workflows"
 )
@@ -33,25 +33,36 @@ func OpenStore(ctx context.Context, cfg config.Config) (*db.Store, *sqlx.DB, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("encryption key: %w", err)
 	}
+	conn, err := OpenDatabase(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db.NewStore(conn, cipher), conn, nil
+}
+
+// OpenDatabase connects to PostgreSQL and applies the migrations, needing no
+// encryption key: for the commands that touch no sealed column (`migrate`,
+// `client`). The caller closes it.
+func OpenDatabase(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
 	conn, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	if err := db.Migrate(ctx, conn.DB); err != nil {
 		conn.Close()
-		return nil, nil, fmt.Errorf("migrate: %w", err)
+		return nil, err
 	}
-	return db.NewStore(conn, cipher), conn, nil
+	return conn, nil
 }
 
 // TemporalClient returns a client that connects on first use, so that the
 // API starts (and answers 503 to ingestion) while Temporal is still down.
 func TemporalClient(cfg config.Config, logger *slog.Logger) (client.Client, error) {
-	c, err := client.NewLazyClient(client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
-	})
+	opts, err := ClientOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.TemporalAddress, err)
 	}
@@ -62,7 +73,10 @@ func TemporalClient(cfg config.Config, logger *slog.Logger) (client.Client, erro
 // guard and timeout of cfg.
 func Activities(cfg config.Config, store *db.Store) *activities.Activities {
 	return &activities.Activities{
-		Store: store,
+		Store:     store,
+		Log:       store,
+		Secrets:   store,
+		Retention: cfg.DeliveryRetention,
 		HTTP: activities.NewHTTPClient(activities.HTTPOptions{
 			Timeout:         cfg.DeliveryTimeout,
 			AllowedNetworks: cfg.AllowedNetworks,
@@ -70,16 +84,61 @@ func Activities(cfg config.Config, store *db.Store) *activities.Activities {
 	}
 }
 
-// APIHandler returns the HTTP API on store, starting workflows through c.
-func APIHandler(cfg config.Config, store *db.Store, starter *workflows.Starter, logger *slog.Logger) http.Handler {
-	return api.NewServer(api.Config{
+// APIHandler returns the HTTP API on store, starting workflows through
+// starter and counting ingestion in m (nil: no metrics).
+func APIHandler(cfg config.Config, store *db.Store, starter *workflows.Starter, m *metrics.Metrics, logger *slog.Logger) http.Handler {
+	c := api.Config{
 		Store:          store,
 		Events:         starter,
 		IngestUsername: cfg.IngestUsername,
 		IngestPassword: cfg.IngestPassword,
 		RetrySchedule:  cfg.RetrySchedule,
+		Log:            store,
+		Resends:        starter,
 		Logger:         logger,
-	})
+	}
+	if m != nil { // a nil *Metrics in the interface would not read as nil
+		c.Metrics = m
+	}
+	return withCodecEndpoint(cfg, api.NewServer(c), logger)
+}
+
+// ReportWaiting makes m report the deliveries waiting to retry, counted in
+// store. Only the processes that deliver call it (the worker, the dev
+// stack): the count covers the whole database.
+func ReportWaiting(m *metrics.Metrics, store *db.Store, logger *slog.Logger) {
+	// TODO(lead): once db.Store has CountWaitingDeliveries (the delivery
+	// log), replace the assertion with m.ReportWaiting(store, logger).
+	if counter, ok := any(store).(metrics.WaitingCounter); ok {
+		m.ReportWaiting(counter, logger)
+	}
+}
+
+// ServeMetrics serves m's GET /metrics at addr until stop is called. The
+// listener is open when it returns, so that a taken port is a start-up
+// error; an empty addr (METRICS_ADDR="") serves nothing. It returns the
+// address listened on.
+func ServeMetrics(addr string, m *metrics.Metrics, logger *slog.Logger) (listening string, stop func() error, err error) {
+	if addr == "" {
+		return "", func() error { return nil }, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics: listen on %s (METRICS_ADDR; empty disables metrics): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, mux) }()
+	logger.Info("metrics listening", "addr", ln.Addr().String())
+	return ln.Addr().String(), func() error {
+		cancel()
+		if err := <-done; err != nil {
+			return fmt.Errorf("metrics server: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // Serve serves handler on ln until ctx is done, then shuts down gracefully,

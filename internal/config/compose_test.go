@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,6 +25,11 @@ type compose struct {
 		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		Ports       []string          `yaml:"ports"`
+		Volumes     []string          `yaml:"volumes"`
+		Restart     string            `yaml:"restart"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
 	} `yaml:"services"`
 }
 
@@ -111,9 +117,9 @@ func TestComposeEnvironmentMatchesConfig(t *testing.T) {
 	if _, ok := c.Services["worker"].Environment["HTTP_ADDR"]; ok {
 		t.Error("worker: HTTP_ADDR set, but the worker serves no HTTP")
 	}
-	retention, err := time.ParseDuration(c.Services["temporal"].Environment["DEFAULT_NAMESPACE_RETENTION"])
+	retention, err := time.ParseDuration(c.Services["temporal-namespace"].Environment["DEFAULT_NAMESPACE_RETENTION"])
 	if err != nil || retention < 30*24*time.Hour {
-		t.Errorf("temporal: retention %q, want at least 30 days (ingestion idempotency)", c.Services["temporal"].Environment["DEFAULT_NAMESPACE_RETENTION"])
+		t.Errorf("temporal-namespace: retention %q, want at least 30 days (ingestion idempotency)", c.Services["temporal-namespace"].Environment["DEFAULT_NAMESPACE_RETENTION"])
 	}
 }
 
@@ -143,4 +149,133 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 			t.Errorf("README does not document %s", name)
 		}
 	}
+}
+
+// The compose Temporal server (and the admin tools that set up its schema)
+// must be the release the tests run: go.temporal.io/server in go.mod.
+func TestComposeTemporalMatchesGoMod(t *testing.T) {
+	c := readCompose(t)
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*go\.temporal\.io/server v(\S+)`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod does not require go.temporal.io/server")
+	}
+	want := string(m[1])
+	servers := 0
+	for name, s := range c.Services {
+		repo, tag, _ := strings.Cut(s.Image, ":")
+		switch repo {
+		case "temporalio/server", "temporalio/admin-tools":
+			if repo == "temporalio/server" {
+				servers++
+			}
+			if tag != want {
+				t.Errorf("service %s: image %s, want tag %s (go.temporal.io/server in go.mod)", name, s.Image, want)
+			}
+		case "temporalio/auto-setup":
+			t.Errorf("service %s: image %s; auto-setup is no longer published for current servers, use temporalio/server", name, s.Image)
+		}
+	}
+	if servers != 1 {
+		t.Errorf("got %d temporalio/server services, want 1", servers)
+	}
+	// Files the services mount must be in the repository.
+	for name, s := range c.Services {
+		for _, v := range s.Volumes {
+			if src, _, _ := strings.Cut(v, ":"); strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(filepath.Join("../..", src)); err != nil {
+					t.Errorf("service %s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+	}
+}
+
+// The API and the worker start only once PostgreSQL is healthy and
+// Temporal's namespace exists (after its schema and server), and are
+// restarted when a start-up still fails.
+func TestComposeStartOrder(t *testing.T) {
+	c := readCompose(t)
+	wantDeps := map[string]map[string]string{
+		"temporal":           {"temporal-schema": "service_completed_successfully"},
+		"temporal-schema":    {"postgres": "service_healthy"},
+		"temporal-namespace": {"temporal": "service_healthy"},
+		"api":                {"postgres": "service_healthy", "temporal-namespace": "service_completed_successfully"},
+		"worker":             {"postgres": "service_healthy", "temporal-namespace": "service_completed_successfully"},
+	}
+	for service, deps := range wantDeps {
+		for dep, cond := range deps {
+			if got := c.Services[service].DependsOn[dep].Condition; got != cond {
+				t.Errorf("%s depends on %s: got condition %q, want %q", service, dep, got, cond)
+			}
+		}
+	}
+	for _, service := range []string{"api", "worker", "temporal"} {
+		if got := c.Services[service].Restart; !strings.HasPrefix(got, "on-failure") && got != "unless-stopped" && got != "always" {
+			t.Errorf("%s: restart %q, want on-failure", service, got)
+		}
+	}
+}
+
+// The build context (COPY . . in the Dockerfile) must not carry the dev
+// stack's keys, local binaries or benchmark output into an image layer.
+func TestDockerignore(t *testing.T) {
+	data, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatalf("read .dockerignore: %v", err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			if strings.HasPrefix(line, "!") {
+				t.Fatalf(".dockerignore: exception %q is beyond what this test checks", line)
+			}
+			patterns = append(patterns, strings.TrimPrefix(filepath.Clean(line), "/"))
+		}
+	}
+	tests := []struct {
+		path    string
+		ignored bool
+	}{
+		{".data/encryption.key", true},
+		{".data/payload.keys", true},
+		{".data/temporal.db", true},
+		{"bin/devstack", true},
+		{"bench-results/report.json", true},
+		{".git/config", true},
+		{"api/api.test", true},
+		{"go.mod", false},
+		{"go.sum", false},
+		{"cmd/webhooks/main.go", false},
+		{"db/migrations/00001_init.sql", false},
+		{"api/openapi.yaml", false},
+	}
+	for _, tt := range tests {
+		if got := dockerIgnored(patterns, tt.path); got != tt.ignored {
+			t.Errorf("%s: got ignored %v, want %v", tt.path, got, tt.ignored)
+		}
+	}
+}
+
+// dockerIgnored reports whether a pattern excludes path or one of its
+// parent directories, as Docker matches .dockerignore ("**" spans any
+// number of directories).
+func dockerIgnored(patterns []string, path string) bool {
+	parts := strings.Split(path, "/")
+	for _, p := range patterns {
+		re := regexp.QuoteMeta(p)
+		re = strings.ReplaceAll(re, `\*\*/`, `(.*/)?`)
+		re = strings.ReplaceAll(re, `\*`, `[^/]*`)
+		re = strings.ReplaceAll(re, `\?`, `[^/]`)
+		rx := regexp.MustCompile("^" + re + "$")
+		for i := range parts {
+			if rx.MatchString(strings.Join(parts[:i+1], "/")) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -7,14 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/ocelot/webhooks/activities"
 	"github.com/ocelot/webhooks/db"
+	"github.com/ocelot/webhooks/internal/codec"
 	"github.com/ocelot/webhooks/workflows"
 )
 
@@ -32,15 +36,36 @@ type Config struct {
 	AllowedNetworks   []netip.Prefix
 	EncryptionKey     []byte
 	DeliveryTimeout   time.Duration
+	// DeliveryRetention is how long the delivery log is kept (SPEC 10).
+	DeliveryRetention time.Duration
 	DataDir           string // dev stack: Temporal's SQLite file and the local encryption key
 	TemporalUIAddr    string // dev stack: where the embedded Temporal Web UI listens
 	TemporalPort      int    // dev stack: the embedded server's gRPC port
 	WorkerActivities  int
 	WorkerPollers     int
+	// MetricsAddr is where /metrics is served; "" disables it.
+	MetricsAddr string
 	// RegisterSearchAttributes makes the worker register the custom search
 	// attributes at start (needs operator rights on the cluster).
 	RegisterSearchAttributes bool
 	LogLevel                 slog.Level
+
+	// Temporal is the connection profile of Temporal's environment
+	// configuration (TLS, API key, gRPC headers); its Address and Namespace
+	// are the TemporalAddress and TemporalNamespace above.
+	Temporal envconfig.ClientConfigProfile
+	// PayloadKeys encrypt Temporal payloads; the first encrypts, all decrypt.
+	PayloadKeys []codec.Key
+	// CodecAuthToken is the operator credential of the codec endpoint; ""
+	// leaves the endpoint off, except in the dev stack (CodecOpen).
+	CodecAuthToken string
+	// CodecCORSOrigins are the Temporal UI origins the codec endpoint
+	// answers CORS for.
+	CodecCORSOrigins []string
+	// CodecOpen serves the codec endpoint without a credential. Never read
+	// from the environment: the dev stack sets it for its embedded UI, on
+	// loopback.
+	CodecOpen bool
 }
 
 // Variables lists every environment variable Load reads; the README's
@@ -48,9 +73,13 @@ type Config struct {
 var Variables = []string{
 	"HTTP_ADDR", "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
 	"DEV_CLIENT_ID", "DEV_CLIENT_KEY", "INGEST_USERNAME", "INGEST_PASSWORD",
-	"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "ENCRYPTION_KEY", "DELIVERY_TIMEOUT",
+	"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "ENCRYPTION_KEY", "DELIVERY_TIMEOUT", "DELIVERY_RETENTION",
 	"DEV_DATA_DIR", "TEMPORAL_UI_ADDR", "TEMPORAL_PORT", "WORKER_MAX_CONCURRENT_ACTIVITIES", "WORKER_POLLERS",
-	"REGISTER_SEARCH_ATTRIBUTES", "LOG_LEVEL",
+	"PAYLOAD_KEYS", "CODEC_AUTH_TOKEN", "CODEC_CORS_ORIGIN",
+	"TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "TEMPORAL_TLS",
+	"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_NAME",
+	"TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+	"REGISTER_SEARCH_ATTRIBUTES", "LOG_LEVEL", "METRICS_ADDR",
 }
 
 // Defaults. The dev-only ones are applied by the dev stack, never by the
@@ -63,11 +92,13 @@ const (
 	DefaultIngestUsername   = "ingest"
 	DefaultRetrySchedule    = "0s,5s,5m,30m,2h,5h,10h,10h"
 	DefaultDeliveryTimeout  = 10 * time.Second
+	DefaultRetention        = 720 * time.Hour
 	DefaultDataDir          = ".data"
 	DefaultTemporalUIAddr   = "127.0.0.1:8233"
 	DefaultTemporalPort     = 7233
 	DefaultWorkerActivities = 200
 	DefaultWorkerPollers    = 16
+	DefaultMetricsAddr      = "127.0.0.1:9090"
 	DevClientID             = "demo"
 	DevClientKey            = "demo-key-for-local-use-only"
 	DevIngestPassword       = "ingest-key-for-local-use-only"
@@ -84,20 +115,16 @@ const maxDeliveryTimeout = 50 * time.Second
 func Load(dev bool) (Config, error) {
 	var errs []error
 	c := Config{
-		HTTPAddr:          env("HTTP_ADDR", DefaultHTTPAddr),
-		DatabaseURL:       env("DATABASE_URL", DefaultDatabaseURL),
-		TemporalNamespace: env("TEMPORAL_NAMESPACE", DefaultNamespace),
-		DevClientID:       env("DEV_CLIENT_ID", DevClientID),
-		DevClientKey:      env("DEV_CLIENT_KEY", DevClientKey),
-		IngestUsername:    env("INGEST_USERNAME", DefaultIngestUsername),
-		IngestPassword:    os.Getenv("INGEST_PASSWORD"),
-		DataDir:           env("DEV_DATA_DIR", DefaultDataDir),
-		TemporalUIAddr:    env("TEMPORAL_UI_ADDR", DefaultTemporalUIAddr),
+		HTTPAddr:       env("HTTP_ADDR", DefaultHTTPAddr),
+		DatabaseURL:    env("DATABASE_URL", DefaultDatabaseURL),
+		DevClientID:    env("DEV_CLIENT_ID", DevClientID),
+		DevClientKey:   env("DEV_CLIENT_KEY", DevClientKey),
+		IngestUsername: env("INGEST_USERNAME", DefaultIngestUsername),
+		IngestPassword: os.Getenv("INGEST_PASSWORD"),
+		DataDir:        env("DEV_DATA_DIR", DefaultDataDir),
+		TemporalUIAddr: env("TEMPORAL_UI_ADDR", DefaultTemporalUIAddr),
 	}
-	c.TemporalAddress = os.Getenv("TEMPORAL_ADDRESS")
-	if c.TemporalAddress == "" && !dev {
-		c.TemporalAddress = DefaultTemporalAddress
-	}
+	errs = append(errs, c.loadTemporal(dev), c.loadCodec())
 	if c.IngestPassword == "" && dev {
 		c.IngestPassword = DevIngestPassword
 	}
@@ -112,15 +139,20 @@ func Load(dev bool) (Config, error) {
 	if c.AllowedNetworks, err = activities.ParseNetworks(networks); err != nil {
 		errs = append(errs, fmt.Errorf("ALLOWED_PRIVATE_NETWORKS: %w", err))
 	}
+	// ENCRYPTION_KEY is not required here but by serve and worker, so that
+	// the commands that touch no sealed column (migrate, client) run without.
 	if key := os.Getenv("ENCRYPTION_KEY"); key != "" {
 		if c.EncryptionKey, err = db.ParseKey(key); err != nil {
 			errs = append(errs, fmt.Errorf("ENCRYPTION_KEY: %w", err))
 		}
-	} else if !dev {
-		errs = append(errs, errors.New("ENCRYPTION_KEY: required (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"))
 	}
 	if c.DeliveryTimeout, err = duration("DELIVERY_TIMEOUT", DefaultDeliveryTimeout); err == nil && (c.DeliveryTimeout <= 0 || c.DeliveryTimeout > maxDeliveryTimeout) {
 		err = fmt.Errorf("DELIVERY_TIMEOUT: must be between 1ms and %s", maxDeliveryTimeout)
+	}
+	errs = append(errs, err)
+	if c.DeliveryRetention, err = duration("DELIVERY_RETENTION", DefaultRetention); err == nil && c.DeliveryRetention < time.Hour {
+		// Shorter than a delivery's retries would prune deliveries in flight.
+		err = errors.New("DELIVERY_RETENTION: must be at least 1h")
 	}
 	errs = append(errs, err)
 	if c.TemporalPort, err = integer("TEMPORAL_PORT", DefaultTemporalPort); err == nil && (c.TemporalPort < 0 || c.TemporalPort > 65535) {
@@ -142,6 +174,14 @@ func Load(dev bool) (Config, error) {
 		err = errors.New("WORKER_POLLERS: must be at least 2")
 	}
 	errs = append(errs, err)
+	// Set but empty disables metrics, so unset and empty differ here.
+	c.MetricsAddr = DefaultMetricsAddr
+	if v, ok := os.LookupEnv("METRICS_ADDR"); ok {
+		c.MetricsAddr = v
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is not host:port, e.g. 127.0.0.1:9090 (empty disables metrics)", c.MetricsAddr))
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
@@ -155,14 +195,21 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database_url", maskURL(c.DatabaseURL)),
 		slog.String("temporal_address", c.TemporalAddress),
 		slog.String("temporal_namespace", c.TemporalNamespace),
+		slog.String("temporal_api_key", mask(c.Temporal.APIKey)),
+		slog.Any("temporal_tls", temporalTLS(c.Temporal.TLS)),
+		slog.Any("payload_key_ids", keyIDs(c.PayloadKeys)),
+		slog.String("codec_auth_token", mask(c.CodecAuthToken)),
+		slog.Any("codec_cors_origin", c.CodecCORSOrigins),
 		slog.String("ingest_username", c.IngestUsername),
 		slog.String("ingest_password", mask(c.IngestPassword)),
 		slog.Any("retry_schedule", c.RetrySchedule),
 		slog.Any("allowed_private_networks", c.AllowedNetworks),
 		slog.String("encryption_key", mask(string(c.EncryptionKey))),
 		slog.Duration("delivery_timeout", c.DeliveryTimeout),
+		slog.Duration("delivery_retention", c.DeliveryRetention),
 		slog.Int("worker_max_concurrent_activities", c.WorkerActivities),
 		slog.Int("worker_pollers", c.WorkerPollers),
+		slog.String("metrics_addr", c.MetricsAddr),
 	)
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func TestLoadReportsEveryBadValue(t *testing.T) {
 	t.Setenv("ALLOWED_PRIVATE_NETWORKS", "10.0.0.0/33")
 	t.Setenv("DELIVERY_TIMEOUT", "2m")
 	t.Setenv("LOG_LEVEL", "loud")
+	t.Setenv("ENCRYPTION_KEY", "too-short")
 	_, err := Load(false)
 	if err == nil {
 		t.Fatal("got no error, want one")
@@ -54,5 +56,61 @@ func TestLogValueMasksSecrets(t *testing.T) {
 		if strings.Contains(got, secret) {
 			t.Errorf("log value %s shows %q", got, secret)
 		}
+	}
+}
+
+func TestMetricsAddr(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     bool
+		value   string
+		want    string
+		wantErr bool
+	}{
+		{name: "unset is the default", want: DefaultMetricsAddr},
+		{name: "empty disables", set: true, value: "", want: ""},
+		{name: "all interfaces", set: true, value: "0.0.0.0:9100", want: "0.0.0.0:9100"},
+		{name: "port only", set: true, value: "9100", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, name := range Variables {
+				t.Setenv(name, "")
+			}
+			t.Setenv("ENCRYPTION_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+			os.Unsetenv("METRICS_ADDR") // t.Setenv above restores it afterwards
+			if tt.set {
+				t.Setenv("METRICS_ADDR", tt.value)
+			}
+			c, err := Load(false)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "METRICS_ADDR") {
+					t.Fatalf("got %v, want an error naming METRICS_ADDR", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.MetricsAddr != tt.want {
+				t.Errorf("got %q, want %q", c.MetricsAddr, tt.want)
+			}
+		})
+	}
+}
+
+// The commands that touch no sealed column (migrate, client) load the
+// configuration without ENCRYPTION_KEY; serve and worker require it
+// themselves.
+func TestLoadWithoutEncryptionKey(t *testing.T) {
+	for _, name := range Variables {
+		t.Setenv(name, "")
+	}
+	c, err := Load(false)
+	if err != nil {
+		t.Fatalf("Load without ENCRYPTION_KEY: got %v, want no error", err)
+	}
+	if c.EncryptionKey != nil {
+		t.Errorf("got key %x, want none", c.EncryptionKey)
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"go.temporal.io/server/temporal"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -96,6 +97,12 @@ type Options struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's logs at Warn and above; nil discards them.
 	Logger *slog.Logger
+	// TLS serves the frontend over TLS; nil serves plaintext. The Web UI
+	// is not configured for it: use one or the other.
+	TLS *TLS
+	// CodecEndpoint is the remote codec the Web UI decodes payloads through
+	// (e.g. http://127.0.0.1:8080/codec); "" shows payloads as stored.
+	CodecEndpoint string
 }
 
 // Server is a running in-process Temporal server.
@@ -137,6 +144,17 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 	if opts.Retention < 0 {
 		return nil, fmt.Errorf("devserver: negative retention %v", opts.Retention)
 	}
+	transport := insecure.NewCredentials()
+	if opts.TLS != nil {
+		if opts.UIAddress != "" {
+			return nil, errors.New("devserver: the Web UI is not configured for a TLS frontend")
+		}
+		tlsConf, err := opts.TLS.clientConfig()
+		if err != nil {
+			return nil, err
+		}
+		transport = credentials.NewTLS(tlsConf)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, startTimeout)
@@ -173,7 +191,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 		return nil, fmt.Errorf("devserver: creating namespace %q: %w", opts.Namespace, err)
 	}
 
-	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, logger)
+	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, opts.TLS, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +211,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 	}()
 
 	s.conn, err = grpc.NewClient(s.frontendAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(transport),
 		// Retry connecting quickly while the frontend comes up (gRPC's
 		// default backoff starts at 1s and grows to 2 minutes).
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -209,7 +227,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 	}
 
 	if opts.UIAddress != "" {
-		if err := s.startUI(ctx, opts.UIAddress); err != nil {
+		if err := s.startUI(ctx, opts.UIAddress, opts.CodecEndpoint); err != nil {
 			return nil, err
 		}
 	}
@@ -298,13 +316,16 @@ func sqlConfig(file string) (*config.SQL, error) {
 // cluster: all four services in this process, each on its own loopback port,
 // found through static host lists (no ringpop membership to join, which
 // makes start faster and needs no membership ports).
-func serverOptions(frontendIP string, frontendPort int, sqlConf *config.SQL, logger serverLogger) ([]temporal.ServerOption, error) {
+func serverOptions(frontendIP string, frontendPort int, sqlConf *config.SQL, tlsOpts *TLS, logger serverLogger) ([]temporal.ServerOption, error) {
 	const storeName = "sqlite-default"
 	loopback := "127.0.0.1"
 
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = loopback
+	if tlsOpts != nil {
+		conf.Global.TLS = tlsOpts.rootTLS()
+	}
 	// Global.Metrics stays nil: metrics go to a no-op handler and no
 	// Prometheus listener is opened. Global.PProf.Port stays 0: no pprof
 	// listener either.
@@ -470,8 +491,9 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// startUI starts the Web UI on addr and waits until it serves its index page.
-func (s *Server) startUI(ctx context.Context, addr string) error {
+// startUI starts the Web UI on addr, decoding payloads through the remote
+// codec at codecEndpoint (if any), and waits until it serves its index page.
+func (s *Server) startUI(ctx context.Context, addr, codecEndpoint string) error {
 	ip, port, err := listenAddress(addr)
 	if err != nil {
 		return fmt.Errorf("devserver: UI address: %w", err)
@@ -498,6 +520,8 @@ func (s *Server) startUI(ctx context.Context, addr string) error {
 		HideLogs: true,
 		// No network access: do not fetch release news.
 		DisableNewsFetch: true,
+		// The browser calls the endpoint itself, from the UI's origin.
+		Codec: uiconfig.Codec{Endpoint: codecEndpoint},
 	})
 	if err != nil {
 		return err

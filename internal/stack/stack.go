@@ -11,15 +11,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/contrib/envconfig"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/devserver"
+	"github.com/ocelot/webhooks/internal/metrics"
 	"github.com/ocelot/webhooks/worker"
 	"github.com/ocelot/webhooks/workflows"
 )
@@ -44,28 +46,65 @@ type Stack struct {
 	// TemporalAddress is the frontend the worker and API use.
 	TemporalAddress string
 	// UIURL is the Temporal Web UI, "" when disabled or external.
-	UIURL  string
-	Client client.Client
-	Worker sdkworker.Worker
+	UIURL string
+	// MetricsURL serves the worker's and the API's metrics together
+	// (cfg.MetricsAddr), e.g. http://127.0.0.1:9090/metrics; "" when disabled.
+	MetricsURL string
+	// Metrics is the one set of metrics of the worker, the API and the
+	// Temporal client.
+	Metrics *metrics.Metrics
+	Client  client.Client
+	Worker  sdkworker.Worker
 
-	temporal *devserver.Server
-	stopAPI  context.CancelFunc
-	apiDone  chan error
+	temporal    *devserver.Server
+	stopAPI     context.CancelFunc
+	apiDone     chan error
+	stopMetrics func() error
 }
 
 // Start brings the stack up on store; the caller owns and closes the store.
-func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options) (s *Stack, err error) {
+// When it fails, what it had started is stopped and the ports it had bound
+// are free again before it returns.
+func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options) (_ *Stack, err error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{TemporalAddress: cfg.TemporalAddress}
+	// s is not the named result, which `return nil, err` sets to nil before
+	// the clean-up below runs.
+	s := &Stack{TemporalAddress: cfg.TemporalAddress, Metrics: metrics.New()}
 	defer func() {
 		if err != nil {
-			s.Close()
+			_ = s.Close()
 		}
 	}()
+	metricsAddr, stopMetrics, err := app.ServeMetrics(cfg.MetricsAddr, s.Metrics, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.stopMetrics = stopMetrics
+	if metricsAddr != "" {
+		s.MetricsURL = "http://" + metricsAddr + "/metrics"
+	}
+	app.ReportWaiting(s.Metrics, store, logger)
+	// The API's address is known before the embedded UI starts: the UI is
+	// told where the codec endpoint is.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, listenError(err))
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	s.APIURL = "http://" + ln.Addr().String()
 	if s.TemporalAddress == "" {
+		// The server and the UI give no clear error for a port in use (the
+		// server logs it and fails later), so check both before starting.
+		if err := checkDevPorts(cfg.TemporalPort, opts.UIAddr); err != nil {
+			return nil, err
+		}
 		frontend := ""
 		if cfg.TemporalPort != 0 {
 			frontend = fmt.Sprintf("127.0.0.1:%d", cfg.TemporalPort)
@@ -77,20 +116,31 @@ func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options
 			UIAddress:        opts.UIAddr,
 			SearchAttributes: workflows.SearchAttributes,
 			Logger:           logger.With("component", "temporal-server"),
+			CodecEndpoint:    s.APIURL + app.CodecPath,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start temporal dev server: %w", err)
 		}
 		s.TemporalAddress = s.temporal.FrontendAddress()
+		// The embedded server speaks plaintext on loopback, whatever
+		// Temporal TLS or API key the environment names.
+		cfg.Temporal = envconfig.ClientConfigProfile{}
 		if ui := s.temporal.UIAddress(); ui != "" {
 			s.UIURL = "http://" + ui
+			// The embedded UI decodes payloads through the API's codec
+			// endpoint: open (unless CODEC_AUTH_TOKEN is set), and only to
+			// this UI's origin.
+			cfg.CodecOpen = true
+			cfg.CodecCORSOrigins = append(cfg.CodecCORSOrigins, uiOrigins(ui)...)
 		}
 	}
-	s.Client, err = client.DialContext(ctx, client.Options{
-		HostPort:  s.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal-client")),
-	})
+	cfg.TemporalAddress = s.TemporalAddress
+	clientOpts, err := app.ClientOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	clientOpts.MetricsHandler = s.Metrics.TemporalHandler()
+	s.Client, err = client.DialContext(ctx, clientOpts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", s.TemporalAddress, err)
 	}
@@ -100,23 +150,18 @@ func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	s.APIURL = "http://" + ln.Addr().String()
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	s.stopAPI, s.apiDone = stopAPI, make(chan error, 1)
 	// Eager start hands the first workflow task to this process's worker
 	// directly when both share the client, saving a round trip.
 	starter := &workflows.Starter{Client: s.Client, EagerStart: !opts.NoWorker}
-	handler := app.APIHandler(cfg, store, starter, logger)
+	handler := app.APIHandler(cfg, store, starter, s.Metrics, logger)
 	go func() { s.apiDone <- app.Serve(apiCtx, ln, handler) }()
 	return s, nil
 }
 
-// Close stops the API (letting requests finish), the worker and the
-// embedded Temporal server, in that order.
+// Close stops the API (letting requests finish), the worker, the embedded
+// Temporal server and the metrics, in that order.
 func (s *Stack) Close() error {
 	var errs []error
 	if s.stopAPI != nil {
@@ -138,5 +183,57 @@ func (s *Stack) Close() error {
 		errs = append(errs, s.temporal.Stop())
 		s.temporal = nil
 	}
+	if s.stopMetrics != nil {
+		errs = append(errs, s.stopMetrics())
+		s.stopMetrics = nil
+	}
 	return errors.Join(errs...)
+}
+
+// uiOrigins are the origins a browser sends from the UI at hostPort: a
+// loopback UI is as often opened as localhost.
+func uiOrigins(hostPort string) []string {
+	origins := []string{"http://" + hostPort}
+	if host, port, err := net.SplitHostPort(hostPort); err == nil && (host == "127.0.0.1" || host == "::1") {
+		origins = append(origins, "http://localhost:"+port)
+	}
+	return origins
+}
+
+// checkDevPorts reports a port the embedded server or its UI would need but
+// cannot bind, naming the variable that chooses it. Port 0 is any free port.
+func checkDevPorts(temporalPort int, uiAddr string) error {
+	if temporalPort != 0 {
+		addr := fmt.Sprintf("127.0.0.1:%d", temporalPort)
+		if err := checkListen(addr); err != nil {
+			return fmt.Errorf("TEMPORAL_PORT %d: %w (set TEMPORAL_ADDRESS=%s to use the Temporal server already there, or another TEMPORAL_PORT)", temporalPort, err, addr)
+		}
+	}
+	if uiAddr != "" {
+		if err := checkListen(uiAddr); err != nil {
+			return fmt.Errorf("TEMPORAL_UI_ADDR %s: %w", uiAddr, err)
+		}
+	}
+	return nil
+}
+
+func checkListen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return listenError(err)
+	}
+	return ln.Close()
+}
+
+// listenError keeps the cause of a failed listen ("address already in use",
+// "missing port in address") without the "listen tcp …:" prefix that
+// repeats the address the caller names anyway.
+func listenError(err error) error {
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Err != nil {
+		if sysErr, ok := errors.AsType[*os.SyscallError](opErr.Err); ok {
+			return sysErr.Err
+		}
+		return opErr.Err
+	}
+	return err
 }
