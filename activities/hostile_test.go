@@ -453,6 +453,8 @@ func TestHostileReceiversDoNotDelayOthers(t *testing.T) {
 		arrived.Done()
 		<-release
 	})
+	releaseAll := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseAll) // before the servers' clean-ups, should the test stop early
 
 	hooks := []webhooks.Webhook{
 		testWebhook(1, "hang", rcv.URL+"/hang"),
@@ -489,7 +491,7 @@ func TestHostileReceiversDoNotDelayOthers(t *testing.T) {
 	default:
 	}
 
-	close(release)
+	releaseAll()
 	for range hostile {
 		res := <-results
 		if strings.HasPrefix(res.Error, "activity error") {

@@ -32,7 +32,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			t.Errorf("security scheme %s is not documented", name)
 		}
 	}
-	for _, name := range []string{"Webhook", "Error", "EventIngestion", "EventAccepted"} {
+	for _, name := range []string{"Webhook", "Error", "EventIngestion", "EventAccepted", "Delivery", "Attempt", "DeliveredEvent"} {
 		if _, ok := doc.Components.Schemas[name]; !ok {
 			t.Errorf("schema %s is not documented", name)
 		}
@@ -65,8 +65,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walk router: %v", err)
 	}
-	if len(served) != 9 {
-		t.Errorf("got %d served routes, want 9: %v", len(served), served)
+	if len(served) != 15 {
+		t.Errorf("got %d served routes, want 15: %v", len(served), served)
 	}
 	for route := range served {
 		if !documented[route] {

@@ -162,14 +162,20 @@ func (s *Store) RecordAttempt(ctx context.Context, deliveryID string, a webhooks
 		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
 	}
 	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, updateDeliveryStateQuery, deliveryID, string(state), nextAttemptAt)
+	if err != nil {
+		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		// Pruned (or never written): nothing to attach the attempt to, and
+		// retrying could not change that.
+		return nil
+	}
 	if a.Attempt > 0 {
 		if _, err := tx.ExecContext(ctx, upsertAttemptQuery, deliveryID, a.Attempt, a.At, a.URL,
 			nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody)); err != nil {
 			return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
 		}
-	}
-	if _, err := tx.ExecContext(ctx, updateDeliveryStateQuery, deliveryID, string(state), nextAttemptAt); err != nil {
-		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
@@ -197,13 +203,21 @@ FROM deliveries d
 LEFT JOIN webhooks w ON w.key = d.webhook_key AND w.client_id = d.client_id
 `
 
-// The three shapes of a page of a webhook's log; each is served by its own
-// index (see the migration), so a page costs the same at any depth.
+// The four shapes of a page of a webhook's log, one per filter combination:
+// plain predicates let each use its index (see the migration) even as a
+// cached generic plan, where "($2 = '' OR state = $2)" would use none
+// (docs/delivery-log.md). The webhook key alone selects the client's rows:
+// it comes from the client's own webhook, and keys are never reused; a
+// client_id predicate here only misled the planner's row estimate.
 const (
 	listDeliveriesQuery = selectDeliveries + `
-WHERE d.webhook_key = $1 AND d.client_id = $2 AND d.seq < $3
-  AND ($4 = '' OR d.state = $4) AND ($5 = '' OR d.event_name = $5)
-ORDER BY d.seq DESC LIMIT $6`
+WHERE d.webhook_key = $1 AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3`
+	listDeliveriesByStateQuery = selectDeliveries + `
+WHERE d.webhook_key = $1 AND d.seq < $2 AND d.state = $4 ORDER BY d.seq DESC LIMIT $3`
+	listDeliveriesByEventQuery = selectDeliveries + `
+WHERE d.webhook_key = $1 AND d.seq < $2 AND d.event_name = $4 ORDER BY d.seq DESC LIMIT $3`
+	listDeliveriesByStateAndEventQuery = selectDeliveries + `
+WHERE d.webhook_key = $1 AND d.seq < $2 AND d.state = $4 AND d.event_name = $5 ORDER BY d.seq DESC LIMIT $3`
 )
 
 const attemptsQuery = `
@@ -219,9 +233,26 @@ func (s *Store) ListDeliveries(ctx context.Context, clientID string, f webhooks.
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
+	// A client may only name its own webhooks: the key of another's is
+	// answered with nothing.
+	var owner string
+	if err := s.db.GetContext(ctx, &owner, `SELECT client_id FROM webhooks WHERE key = $1`, f.WebhookKey); err != nil || owner != clientID {
+		if err != nil && !errors.Is(translate(err), webhooks.ErrNotFound) {
+			return nil, 0, fmt.Errorf("list deliveries of webhook %d: %w", f.WebhookKey, translate(err))
+		}
+		return []webhooks.Delivery{}, 0, nil
+	}
+	query, args := listDeliveriesQuery, []any{f.WebhookKey, before, f.Limit + 1}
+	switch {
+	case f.State != "" && f.EventName != "":
+		query, args = listDeliveriesByStateAndEventQuery, append(args, string(f.State), string(f.EventName))
+	case f.State != "":
+		query, args = listDeliveriesByStateQuery, append(args, string(f.State))
+	case f.EventName != "":
+		query, args = listDeliveriesByEventQuery, append(args, string(f.EventName))
+	}
 	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, listDeliveriesQuery, f.WebhookKey, clientID, before,
-		string(f.State), string(f.EventName), f.Limit+1); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, 0, fmt.Errorf("list deliveries of webhook %d: %w", f.WebhookKey, translate(err))
 	}
 	var next int64
@@ -348,12 +379,13 @@ func (s *Store) DeleteDelivery(ctx context.Context, id string) error {
 }
 
 // pruneDeliveriesQuery deletes one batch of deliveries (their attempts
-// cascade) untouched since the cutoff. A small batch per statement holds
-// few row locks for a short time, so deliveries in progress never wait on
-// the pruner.
+// cascade) untouched since the cutoff, whatever their state: one left
+// pending by a terminated workflow must go too. A small batch per statement
+// holds few row locks for a short time, so deliveries in progress never
+// wait on the pruner.
 const pruneDeliveriesQuery = `
 DELETE FROM deliveries WHERE id IN (
-    SELECT id FROM deliveries WHERE updated_at < $1 AND state <> 'pending' ORDER BY updated_at LIMIT $2)`
+    SELECT id FROM deliveries WHERE updated_at < $1 ORDER BY updated_at LIMIT $2)`
 
 // pruneEventsQuery deletes one batch of events older than the cutoff that
 // no delivery refers to any more.
@@ -361,7 +393,9 @@ const pruneEventsQuery = `
 DELETE FROM events WHERE (client_id, event_id) IN (
     SELECT e.client_id, e.event_id FROM events e
     WHERE e.created_at < $1
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.client_id = e.client_id AND d.event_id = e.event_id)
+      -- OFFSET 0 keeps this a probe of deliveries_event per old event;
+      -- without it the planner hashes the whole deliveries table.
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.client_id = e.client_id AND d.event_id = e.event_id OFFSET 0)
     ORDER BY e.created_at LIMIT $2)`
 
 // PruneDeliveryLog deletes at most batch finished deliveries, then at most

@@ -106,7 +106,7 @@ func TestWorkflowStartedWithoutCodecFinishesWithIt(t *testing.T) {
 
 	// The old worker and client: no codec.
 	old := plainClient(t, e)
-	oldWorker := worker.New(old, app.Activities(e.cfg, e.store), worker.Options{})
+	oldWorker := worker.New(old, app.Activities(e.cfg, e.store, nil), worker.Options{})
 	if err := oldWorker.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestWorkflowStartedWithoutCodecFinishesWithIt(t *testing.T) {
 	})
 	oldWorker.Stop()
 
-	newWorker := worker.New(e.stack.Client, app.Activities(e.cfg, e.store), worker.Options{})
+	newWorker := worker.New(e.stack.Client, app.Activities(e.cfg, e.store, nil), worker.Options{})
 	if err := newWorker.Start(); err != nil {
 		t.Fatal(err)
 	}

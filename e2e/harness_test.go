@@ -66,8 +66,14 @@ type env struct {
 
 func start(t *testing.T, opts stack.Options, schedule ...time.Duration) *env {
 	t.Helper()
+	return startOn(t, dbtest.NewStore(t), opts, schedule...)
+}
+
+// startOn starts a test stack on store, for a test that reaches PostgreSQL
+// its own way (through a proxy it can cut).
+func startOn(t *testing.T, store *db.Store, opts stack.Options, schedule ...time.Duration) *env {
+	t.Helper()
 	cfg := testConfig(schedule...)
-	store := dbtest.NewStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := stack.Start(ctx, cfg, store, opts)

@@ -16,9 +16,16 @@ import (
 	"github.com/ocelot/webhooks/workflows"
 )
 
-// go test ./e2e -run TestMainPathHistories -record-histories rewrites the
-// replay corpus in workflows/testdata from a real server.
-var recordHistories = flag.Bool("record-histories", false, "write the histories of the main paths to workflows/testdata")
+// go test ./e2e -run TestMainPathHistories -record-histories writes the
+// replay corpus of the current workflow version into
+// workflows/testdata/<corpusDir> from a real server. The corpora of earlier
+// versions (workflows/testdata/*.json, plain payloads) are never
+// re-recorded: running workflows of those versions must keep replaying.
+var recordHistories = flag.Bool("record-histories", false, "write the histories of the main paths to workflows/testdata/"+corpusDir)
+
+// corpusDir holds the corpus of the delivery-log version, recorded with the
+// payload codec under the test key of testPayloadKeys.
+const corpusDir = "delivery-log"
 
 // TestMainPathHistories runs the main delivery paths on the real server and
 // checks each ends as expected; with -record-histories it saves their
@@ -108,7 +115,10 @@ func writeHistory(t *testing.T, e *env, workflowID, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("..", "workflows", "testdata", file)
+	path := filepath.Join("..", "workflows", "testdata", corpusDir, file)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

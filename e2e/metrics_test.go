@@ -16,11 +16,12 @@ import (
 	"github.com/ocelot/webhooks/workflows"
 )
 
-// TestMetricsEndToEnd ingests and delivers an event through the dev stack,
+// TestMetricsEndToEnd ingests and delivers events through the dev stack,
 // which serves the API's and the worker's metrics at one address, and reads
 // them over HTTP as Prometheus does.
 func TestMetricsEndToEnd(t *testing.T) {
-	cfg := testConfig()
+	// A failed attempt waits an hour: the delivery stays waiting to retry.
+	cfg := testConfig(0, time.Hour)
 	cfg.MetricsAddr = "127.0.0.1:0"
 	store := dbtest.NewStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -46,6 +47,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		"id": "metrics-hook", "url": rcv.URL + "/hook?token=url-token", "matchingEvents": []string{"IncomingSms.received"},
 		"auth": map[string]any{"type": "Basic", "username": "hook-user", "password": hookPassword},
 	})
+	failing := newReceiver(t, http.StatusServiceUnavailable)
+	e.createWebhook(clientID, key, hookBody("failing-hook", failing.URL+"/hook", "PhoneNumber.optedOut"))
 	before := scrapeMetrics(t, s.MetricsURL)
 
 	a := e.ingest(clientID, "", map[string]any{
@@ -61,27 +64,45 @@ func TestMetricsEndToEnd(t *testing.T) {
 		t.Fatalf("invalid event: got %d, want 400", status)
 	}
 
-	after := scrapeMetrics(t, s.MetricsURL)
+	e.ingest(clientID, "", map[string]any{"name": "PhoneNumber.optedOut", "eventId": "metrics-2", "phoneNumber": "+15550003", "triggerType": "Manual"})
+	var after map[string]*dto.MetricFamily
+	// The attempt is logged (waiting) before it is counted: wait for both.
+	failed := map[string]string{"class": "5xx"}
+	waitFor(t, "the failed attempt, counted and waiting to retry", func() bool {
+		after = scrapeMetrics(t, s.MetricsURL)
+		return metricValue(after, "webhook_deliveries_waiting_retry", nil) >= 1 &&
+			metricValue(after, "webhook_delivery_attempts_total", failed) > metricValue(before, "webhook_delivery_attempts_total", failed)
+	})
+
 	for _, d := range []struct {
 		name   string
 		labels map[string]string
 		want   float64
 	}{
 		{"webhook_events_ingested_total", map[string]string{"event_name": "IncomingSms.received", "answer": "accepted"}, 1},
+		{"webhook_events_ingested_total", map[string]string{"event_name": "PhoneNumber.optedOut", "answer": "accepted"}, 1},
 		{"webhook_events_ingested_total", map[string]string{"event_name": "invalid", "answer": "invalid"}, 1},
+		{"webhook_delivery_attempts_total", map[string]string{"class": "2xx"}, 1},
+		{"webhook_delivery_attempts_total", map[string]string{"class": "5xx"}, 1},
+		{"webhook_delivery_attempt_duration_seconds", map[string]string{"class": "2xx"}, 1},
+		{"webhook_deliveries_finished_total", map[string]string{"state": "delivered"}, 1},
+		{"webhook_deliveries_finished_total", map[string]string{"state": "failed"}, 0},
+		{"webhook_deliveries_waiting_retry", nil, 1},
 	} {
 		if got := metricValue(after, d.name, d.labels) - metricValue(before, d.name, d.labels); got != d.want {
 			t.Errorf("%s%v: got a change of %v, want %v", d.name, d.labels, got, d.want)
 		}
 	}
 	// The worker's SDK metrics come through the same address.
-	if got := metricValue(after, "temporal_activity_execution_latency_seconds", map[string]string{"activity_type": "DeliverAttempt"}); got < 1 {
-		t.Errorf("temporal_activity_execution_latency_seconds{activity_type=DeliverAttempt}: got %v executions, want at least 1", got)
+	// A first attempt runs as a local activity.
+	deliver := map[string]string{"activity_type": "DeliverAttempt"}
+	if got := metricValue(after, "temporal_local_activity_execution_latency_seconds", deliver); got < 2 {
+		t.Errorf("temporal_local_activity_execution_latency_seconds%v: got %v executions, want 2", deliver, got)
 	}
 	if _, ok := after["temporal_worker_task_slots_available"]; !ok {
 		t.Error("temporal_worker_task_slots_available: absent")
 	}
-	checkLabelValues(t, after, rcv.URL, "url-token", "+1555", hookPassword, ingestPass, key)
+	checkLabelValues(t, after, rcv.URL, failing.URL, "url-token", "+1555", hookPassword, ingestPass, key)
 }
 
 func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {

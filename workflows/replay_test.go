@@ -1,14 +1,17 @@
 package workflows_test
 
 import (
+	"bytes"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ocelot/webhooks/internal/codec"
 	"github.com/ocelot/webhooks/workflows"
 )
 
@@ -19,21 +22,40 @@ import (
 // Replaying them guards determinism: a change to DeliverEvent that would
 // break running workflows fails here. Such a change goes behind
 // workflow.GetVersion, with a newly recorded history for the new path.
-func histories(t *testing.T) []string {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+//
+// testdata/*.json is the corpus of the first version (plain payloads,
+// durations in nanoseconds); testdata/delivery-log/*.json that of the
+// delivery-log version, its payloads encrypted by the codec under the e2e
+// tests' key. Both must replay: workflows of either may be running.
+func histories(t *testing.T, pattern string, atLeast int) []string {
+	files, err := filepath.Glob(filepath.Join("testdata", pattern))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 6 {
-		t.Fatalf("got %d recorded histories in testdata, want at least 6", len(files))
+	if len(files) < atLeast {
+		t.Fatalf("got %d recorded histories in testdata/%s, want at least %d", len(files), pattern, atLeast)
 	}
 	return files
 }
 
+// e2eDataConverter decodes what the e2e stacks encoded (e2e's
+// testPayloadKeys) and passes plain payloads through, as the worker does.
+func e2eDataConverter(t *testing.T) converter.DataConverter {
+	c, err := codec.New([]codec.Key{{ID: "test-1", Secret: bytes.Repeat([]byte{7}, codec.KeySize)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return codec.DataConverter(c)
+}
+
 func TestReplayRecordedHistories(t *testing.T) {
-	for _, file := range histories(t) {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			replayer := worker.NewWorkflowReplayer()
+	files := append(histories(t, "*.json", 6), histories(t, "delivery-log/*.json", 6)...)
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: e2eDataConverter(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
 			replayer.RegisterWorkflow(workflows.DeliverEvent)
 			if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay: %v", err)

@@ -157,8 +157,9 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 	if err != nil {
 		return "", err
 	}
-	key := make([]byte, 32)
+	key, payloadKey := make([]byte, 32), make([]byte, 32)
 	_, _ = rand.Read(key)
+	_, _ = rand.Read(payloadKey)
 	e.ingestUser, e.ingestPass = "ingest", randomHex(16)
 	e.apiURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	vars := []string{
@@ -169,6 +170,9 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 		"INGEST_USERNAME=" + e.ingestUser,
 		"INGEST_PASSWORD=" + e.ingestPass,
 		"ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
+		// Payloads are encrypted as in production, so the figures include
+		// the codec.
+		"PAYLOAD_KEYS=bench:" + base64.StdEncoding.EncodeToString(payloadKey),
 		// Every receiver answers 200; a short schedule keeps a failed
 		// attempt (which would be a bug) a visible tail rather than a hang.
 		"RETRY_SCHEDULE=0s,1s,2s,5s",

@@ -175,6 +175,7 @@ func TestStartupFailures(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
 			last := lines[len(lines)-1]
+			t.Logf("stderr ends: %s", last)
 			if !strings.HasPrefix(last, "devstack: ") || slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "devstack:") }) != len(lines)-1 {
 				t.Errorf("got stderr\n%s\nwant it to end with the one line \"devstack: <cause>\"", stderr)
 			}

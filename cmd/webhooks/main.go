@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		logger.Info("starting worker", "config", cfg)
 		m := metrics.New()
 		return withDependencies(ctx, cfg, m, logger, func(store *db.Store, tc client.Client) error {
-			app.ReportWaiting(m, store, logger)
+			m.ReportWaiting(store, logger)
 			if cfg.RegisterSearchAttributes {
 				err := retryRegistration(ctx, registrationRetry, logger, func(ctx context.Context) error {
 					return workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace)
@@ -97,9 +97,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 					return err
 				}
 			}
-			w := worker.New(tc, app.Activities(cfg, store), app.WorkerOptions(cfg))
+			w := worker.New(tc, app.Activities(cfg, store, m), app.WorkerOptions(cfg))
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
+			}
+			// Pruning is housekeeping: a worker that cannot create the
+			// Schedule (no rights on the namespace) still delivers.
+			if err := workflows.EnsurePruneSchedule(ctx, tc); err != nil {
+				logger.Error("delivery log pruning is not scheduled", "err", err)
 			}
 			<-ctx.Done()
 			w.Stop()

@@ -70,9 +70,10 @@ func TemporalClient(cfg config.Config, logger *slog.Logger) (client.Client, erro
 }
 
 // Activities returns the delivery activities on store, with the egress
-// guard and timeout of cfg.
-func Activities(cfg config.Config, store *db.Store) *activities.Activities {
-	return &activities.Activities{
+// guard and timeout of cfg, counting attempts and deliveries in m (nil: no
+// metrics).
+func Activities(cfg config.Config, store *db.Store, m *metrics.Metrics) *activities.Activities {
+	a := &activities.Activities{
 		Store:     store,
 		Log:       store,
 		Secrets:   store,
@@ -82,6 +83,10 @@ func Activities(cfg config.Config, store *db.Store) *activities.Activities {
 			AllowedNetworks: cfg.AllowedNetworks,
 		}),
 	}
+	if m != nil { // a nil *Metrics in the interface would not read as nil
+		a.Metrics = m
+	}
+	return a
 }
 
 // APIHandler returns the HTTP API on store, starting workflows through
@@ -101,17 +106,6 @@ func APIHandler(cfg config.Config, store *db.Store, starter *workflows.Starter, 
 		c.Metrics = m
 	}
 	return withCodecEndpoint(cfg, api.NewServer(c), logger)
-}
-
-// ReportWaiting makes m report the deliveries waiting to retry, counted in
-// store. Only the processes that deliver call it (the worker, the dev
-// stack): the count covers the whole database.
-func ReportWaiting(m *metrics.Metrics, store *db.Store, logger *slog.Logger) {
-	// TODO(lead): once db.Store has CountWaitingDeliveries (the delivery
-	// log), replace the assertion with m.ReportWaiting(store, logger).
-	if counter, ok := any(store).(metrics.WaitingCounter); ok {
-		m.ReportWaiting(counter, logger)
-	}
 }
 
 // ServeMetrics serves m's GET /metrics at addr until stop is called. The

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -37,7 +38,8 @@ var (
 	promqlMatchers = regexp.MustCompile(`\{[^}]*\}`)
 	promqlRange    = regexp.MustCompile(`\[[^\]]*\]`)
 	promqlGrouping = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	promqlIdent    = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\()?`)
+	promqlNumber   = regexp.MustCompile(`\b\d[\w.]*`) // 0.99, 1e3, 5m
+	promqlIdent    = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?`)
 	promqlKeywords = []string{"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"}
 )
 
@@ -45,7 +47,7 @@ var (
 // identifiers left once strings, label matchers, ranges and grouping
 // clauses are gone, other than function calls and keywords.
 func metricNames(expr string) []string {
-	for _, re := range []*regexp.Regexp{promqlString, promqlMatchers, promqlRange, promqlGrouping} {
+	for _, re := range []*regexp.Regexp{promqlString, promqlMatchers, promqlRange, promqlGrouping, promqlNumber} {
 		expr = re.ReplaceAllString(expr, " ")
 	}
 	var names []string
@@ -133,14 +135,19 @@ func TestDashboardMetricsExist(t *testing.T) {
 	have := exposed(families)
 	for name, panels := range queried {
 		if !have[name] {
-			t.Errorf("panels %q query %s, which the service does not export", panels, name)
+			t.Errorf("panels %q query %s, which the service does not export (it exports %v)", panels, name, slices.Sorted(maps.Keys(have)))
 		}
 	}
 }
 
 const testQueue = "metrics-test"
 
+// greet runs an activity and a local activity, as DeliverEvent does.
 func greet(ctx workflow.Context, name string) (string, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	if err := workflow.ExecuteLocalActivity(lctx, hello, name).Get(lctx, nil); err != nil {
+		return "", err
+	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
 	var out string
 	err := workflow.ExecuteActivity(ctx, hello, name).Get(ctx, &out)
@@ -149,8 +156,7 @@ func greet(ctx workflow.Context, name string) (string, error) {
 
 func hello(_ context.Context, name string) (string, error) { return "hello " + name, nil }
 
-// runWorker runs one workflow with one activity through a worker whose
-// client reports to m.
+// runWorker runs one workflow through a worker whose client reports to m.
 func runWorker(t *testing.T, m *metrics.Metrics) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

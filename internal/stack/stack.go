@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options
 	if metricsAddr != "" {
 		s.MetricsURL = "http://" + metricsAddr + "/metrics"
 	}
-	app.ReportWaiting(s.Metrics, store, logger)
+	s.Metrics.ReportWaiting(store, logger)
 	// The API's address is known before the embedded UI starts: the UI is
 	// told where the codec endpoint is.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -145,9 +145,12 @@ func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options
 		return nil, fmt.Errorf("connect to temporal at %s: %w", s.TemporalAddress, err)
 	}
 	if !opts.NoWorker {
-		s.Worker = worker.New(s.Client, app.Activities(cfg, store), opts.Worker)
+		s.Worker = worker.New(s.Client, app.Activities(cfg, store, s.Metrics), opts.Worker)
 		if err := s.Worker.Start(); err != nil {
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		if err := workflows.EnsurePruneSchedule(ctx, s.Client); err != nil {
+			return nil, err
 		}
 	}
 	apiCtx, stopAPI := context.WithCancel(context.Background())
