@@ -259,6 +259,12 @@ func whyNotResolved(w *webhooks.Webhook, name webhooks.EventName, officeID strin
 // part of a Go transport error; the URL, which url.Error quotes, is dropped
 // because the result carries it already.
 func describeTransportError(err error, timeout time.Duration) string {
+	// net/http quotes what a hostile receiver sent (a status line of 60 KiB
+	// becomes an error of as much): keep history and the log small.
+	return truncateUTF8([]byte(describeTransportErrorFull(err, timeout)), maxKeptBody)
+}
+
+func describeTransportErrorFull(err error, timeout time.Duration) string {
 	var blocked *blockedAddressError
 	if errors.As(err, &blocked) {
 		return blocked.Error()

@@ -197,6 +197,18 @@ func TestDeliverAttemptHostileReceivers(t *testing.T) {
 		want: OutcomeRetry, status: 503, class: Class5xx, retryAfter: [2]time.Duration{24 * time.Hour, 1<<63 - 1},
 	})
 
+	// net/http quotes a garbage status line whole in its error; the
+	// attempt's Error must stay small (checked for every case below).
+	tests = append(tests, hostileCase{
+		name: "answers a 60 KiB garbage status line",
+		url: func(t *testing.T) string {
+			return "http://" + rawServer(t, func(c net.Conn) {
+				readRequestHead(c)
+				_, _ = c.Write([]byte(strings.Repeat("\x01", 60<<10) + "\n"))
+			}) + "/hook"
+		},
+		want: OutcomeRetry, class: ClassNetwork,
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url := tt.url(t)
@@ -499,3 +511,4 @@ func TestHostileReceiversDoNotDelayOthers(t *testing.T) {
 		}
 	}
 }
+

@@ -335,7 +335,8 @@ func TestUI(t *testing.T) {
 	_ = l.Close()
 
 	began := time.Now()
-	srv, err := Start(ctx, Options{Namespace: "ui-test", UIAddress: uiAddr, Logger: testLogger()})
+	const codecEndpoint = "http://127.0.0.1:8080/codec"
+	srv, err := Start(ctx, Options{Namespace: "ui-test", UIAddress: uiAddr, CodecEndpoint: codecEndpoint, Logger: testLogger()})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -361,6 +362,12 @@ func TestUI(t *testing.T) {
 	status, _, body = get(t, ctx, "http://"+uiAddr+"/api/v1/namespaces")
 	if status != http.StatusOK || !strings.Contains(body, `"ui-test"`) {
 		t.Fatalf("GET /api/v1/namespaces: status %d, want 200 listing ui-test:\n%.1000s", status, body)
+	}
+
+	// The browser reads the codec endpoint from the UI's settings.
+	status, _, body = get(t, ctx, "http://"+uiAddr+"/api/v1/settings")
+	if status != http.StatusOK || !strings.Contains(body, `"Endpoint":"`+codecEndpoint+`"`) {
+		t.Errorf("GET /api/v1/settings: status %d, want 200 naming the codec endpoint %s:\n%.1000s", status, codecEndpoint, body)
 	}
 }
 
