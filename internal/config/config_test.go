@@ -17,7 +17,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	if c.HTTPAddr != DefaultHTTPAddr || c.TemporalAddress != DefaultTemporalAddress || len(c.RetrySchedule) != 8 ||
-		c.DeliveryTimeout != 10*time.Second || len(c.AllowedNetworks) != 0 {
+		c.DeliveryTimeout != 10*time.Second || len(c.AllowedNetworks) != 0 || c.DeliveryRetention != 720*time.Hour {
 		t.Errorf("got %+v, want the documented defaults", c)
 	}
 	dev, err := Load(true)
@@ -38,11 +38,12 @@ func TestLoadReportsEveryBadValue(t *testing.T) {
 	t.Setenv("DELIVERY_TIMEOUT", "2m")
 	t.Setenv("LOG_LEVEL", "loud")
 	t.Setenv("ENCRYPTION_KEY", "too-short")
+	t.Setenv("DELIVERY_RETENTION", "10m")
 	_, err := Load(false)
 	if err == nil {
 		t.Fatal("got no error, want one")
 	}
-	for _, want := range []string{"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "DELIVERY_TIMEOUT", "LOG_LEVEL", "ENCRYPTION_KEY"} {
+	for _, want := range []string{"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "DELIVERY_TIMEOUT", "LOG_LEVEL", "ENCRYPTION_KEY", "DELIVERY_RETENTION"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -1,0 +1,85 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ocelot/webhooks"
+)
+
+// fakeLog records what the activities write to the delivery log.
+type fakeLog struct {
+	DeliveryLog
+	batches []int64 // what each PruneDeliveryLog call deletes
+	calls   int
+	cutoff  time.Time
+	err     error
+}
+
+func (f *fakeLog) PruneDeliveryLog(_ context.Context, cutoff time.Time, batch int) (int64, error) {
+	f.cutoff = cutoff
+	if f.calls == len(f.batches) {
+		return 0, f.err
+	}
+	n := f.batches[f.calls]
+	f.calls++
+	return n, nil
+}
+
+func TestPruneDeliveryLogRunsBatchesUntilNothingIsLeft(t *testing.T) {
+	log := &fakeLog{batches: []int64{500, 500, 17}}
+	a := &Activities{Log: log, Retention: 720 * time.Hour}
+	got, err := a.PruneDeliveryLog(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Deleted != 1017 || log.calls != 3 {
+		t.Errorf("got %d deleted in %d calls, want 1017 in 3", got.Deleted, log.calls)
+	}
+	if age := time.Since(log.cutoff); age < 719*time.Hour || age > 721*time.Hour {
+		t.Errorf("got cutoff %s ago, want the retention, 720h", age)
+	}
+	log = &fakeLog{err: errors.New("database down")}
+	if _, err := (&Activities{Log: log, Retention: time.Hour}).PruneDeliveryLog(context.Background()); err == nil {
+		t.Error("got no error from a failing store, want it returned so Temporal retries")
+	}
+	if _, err := (&Activities{Retention: time.Hour}).PruneDeliveryLog(context.Background()); err != nil {
+		t.Errorf("without a log: got %v, want nothing to do", err)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	for _, tt := range []struct{ scheduled, retryAfter, max, want time.Duration }{
+		{5 * time.Second, 0, time.Hour, 5 * time.Second},
+		{5 * time.Second, time.Minute, time.Hour, time.Minute},
+		{5 * time.Second, 48 * time.Hour, time.Hour, time.Hour},
+		{1500 * time.Microsecond, 0, time.Hour, 2 * time.Millisecond},
+	} {
+		if got := RetryDelay(tt.scheduled, tt.retryAfter, tt.max); got != tt.want {
+			t.Errorf("RetryDelay(%v, %v, %v) = %v, want %v", tt.scheduled, tt.retryAfter, tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestSignatureHeaderSignsWithEveryActiveSecretNewestFirst(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	current, previous := webhooks.NewSigningSecret(), webhooks.NewSigningSecret()
+	one, err := signatureHeader(webhooks.SigningSecrets{Current: current}, "msg", at, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := signatureHeader(webhooks.SigningSecrets{Current: current, Previous: previous, PreviousExpires: at.Add(time.Hour)}, "msg", at, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := webhooks.Sign(previous, "msg", at, []byte(`{}`))
+	if two != one+" "+old {
+		t.Errorf("got %q, want the current signature then the previous one", two)
+	}
+	expired, _ := signatureHeader(webhooks.SigningSecrets{Current: current, Previous: previous, PreviousExpires: at}, "msg", at, []byte(`{}`))
+	if expired != one {
+		t.Errorf("after the overlap: got %q, want only the current signature", expired)
+	}
+}
