@@ -511,4 +511,3 @@ func TestHostileReceiversDoNotDelayOthers(t *testing.T) {
 		}
 	}
 }
-

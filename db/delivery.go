@@ -205,7 +205,7 @@ LEFT JOIN webhooks w ON w.key = d.webhook_key AND w.client_id = d.client_id
 
 // The four shapes of a page of a webhook's log, one per filter combination:
 // plain predicates let each use its index (see the migration) even as a
-// cached generic plan, where "($2 = '' OR state = $2)" would use none
+// cached generic plan, where "($2 = ” OR state = $2)" would use none
 // (docs/delivery-log.md). The webhook key alone selects the client's rows:
 // it comes from the client's own webhook, and keys are never reused; a
 // client_id predicate here only misled the planner's row estimate.

@@ -93,7 +93,7 @@ func TestIngestAnswers503WhenTemporalIsDown(t *testing.T) {
 	proxy.cut()
 	cfg := e.cfg
 	cfg.TemporalAddress = proxy.addr
-	tc, err := app.TemporalClient(cfg, slog.New(slog.DiscardHandler))
+	tc, err := app.TemporalClient(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

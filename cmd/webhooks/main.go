@@ -135,9 +135,7 @@ func withDependencies(ctx context.Context, cfg config.Config, m *metrics.Metrics
 		return err
 	}
 	defer conn.Close()
-	// TODO(lead): the SDK's worker metrics need m.TemporalHandler() as
-	// client.Options.MetricsHandler in app.TemporalClient (issue 9).
-	tc, err := app.TemporalClient(cfg, logger)
+	tc, err := app.TemporalClient(cfg, logger, m.TemporalHandler())
 	if err != nil {
 		return err
 	}

@@ -57,11 +57,13 @@ func OpenDatabase(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
 
 // TemporalClient returns a client that connects on first use, so that the
 // API starts (and answers 503 to ingestion) while Temporal is still down.
-func TemporalClient(cfg config.Config, logger *slog.Logger) (client.Client, error) {
+func TemporalClient(cfg config.Config, logger *slog.Logger, metricsHandler client.MetricsHandler) (client.Client, error) {
 	opts, err := ClientOptions(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
+	// The SDK's worker metrics (slots, polls, latencies) go to /metrics.
+	opts.MetricsHandler = metricsHandler
 	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.TemporalAddress, err)
