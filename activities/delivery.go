@@ -75,13 +75,7 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 	result := DeliverAttemptResult{Attempt: in.Attempt}
 	w, err := a.Store.FindWebhookByKey(ctx, in.WebhookKey)
 	switch {
-	case errors.Is(err, webhooks.ErrNotFound):
-		result.Outcome, result.Error = OutcomeCancelled, "webhook was deleted"
-		return result, nil
-	case errors.Is(err, webhooks.ErrUndecryptable):
-		// A poisoned row fails its own attempts, on the normal schedule,
-		// rather than retrying the activity forever.
-		result.Outcome, result.Error = OutcomeRetry, errUndecryptable
+	case endsAttempt(err, &result):
 		return result, nil
 	case err != nil:
 		return DeliverAttemptResult{}, fmt.Errorf("find webhook by key %d: %w", in.WebhookKey, err)
@@ -105,11 +99,7 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 	if a.Secrets != nil {
 		signing, err = a.Secrets.SigningSecrets(ctx, in.WebhookKey)
 		switch {
-		case errors.Is(err, webhooks.ErrNotFound):
-			result.Outcome, result.Error = OutcomeCancelled, "webhook was deleted"
-			return result, nil
-		case errors.Is(err, webhooks.ErrUndecryptable):
-			result.Outcome, result.Error = OutcomeRetry, errUndecryptable
+		case endsAttempt(err, &result):
 			return result, nil
 		case err != nil:
 			return DeliverAttemptResult{}, fmt.Errorf("signing secrets of webhook key %d: %w", in.WebhookKey, err)
@@ -128,6 +118,22 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 	// password never leaves this function (SPEC 8).
 	redactResult(&result, secrets)
 	return result, nil
+}
+
+// endsAttempt turns a store error that no retry of the activity can fix
+// into the attempt's outcome: a deleted webhook cancels the delivery; a
+// poisoned row (secrets that do not decrypt) fails its own attempts, on
+// the normal schedule, rather than retrying the activity forever.
+func endsAttempt(err error, result *DeliverAttemptResult) bool {
+	switch {
+	case errors.Is(err, webhooks.ErrNotFound):
+		result.Outcome, result.Error = OutcomeCancelled, "webhook was deleted"
+	case errors.Is(err, webhooks.ErrUndecryptable):
+		result.Outcome, result.Error = OutcomeRetry, errUndecryptable
+	default:
+		return false
+	}
+	return true
 }
 
 // post sends the request and reads the response into result.

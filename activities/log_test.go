@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,4 +83,40 @@ func TestSignatureHeaderSignsWithEveryActiveSecretNewestFirst(t *testing.T) {
 	if expired != one {
 		t.Errorf("after the overlap: got %q, want only the current signature", expired)
 	}
+}
+
+// A webhook whose stored credentials do not decrypt (key changed, corrupt
+// row) fails its own attempt with a clear error, as a result on the normal
+// schedule, never as an activity error that Temporal would retry forever.
+func TestPoisonedWebhookFailsOnlyItsOwnAttempts(t *testing.T) {
+	poisoned := &fakeStore{err: fmt.Errorf("webhook x: %w: %w", webhooks.ErrUndecryptable, errors.New("decrypt: wrong key"))}
+	a := newActivities(poisoned, HTTPOptions{AllowedNetworks: loopback})
+	res, err := deliver(t, a, attemptInput(t, 1, testEvent(), ""))
+	if err != nil {
+		t.Fatalf("got activity error %v, want a failed attempt", err)
+	}
+	if res.Outcome != OutcomeRetry || res.Error != errUndecryptable || res.Class != "" {
+		t.Errorf("got %s %q class %q, want a retry with %q and no request", res.Outcome, res.Error, res.Class, errUndecryptable)
+	}
+	log := &recordingLog{}
+	a.Log = log
+	in := attemptInput(t, 1, testEvent(), "")
+	in.DeliveryID, in.Attempt, in.MaxAttempts = "d-1", 8, 8
+	if _, err := deliver(t, a, in); err != nil {
+		t.Fatal(err)
+	}
+	if log.state != webhooks.DeliveryFailed || log.attempt.Error != errUndecryptable {
+		t.Errorf("log: got %s with %q, want the last attempt failed with the reason", log.state, log.attempt.Error)
+	}
+}
+
+type recordingLog struct {
+	DeliveryLog
+	attempt webhooks.Attempt
+	state   webhooks.DeliveryState
+}
+
+func (l *recordingLog) RecordAttempt(_ context.Context, _ string, a webhooks.Attempt, state webhooks.DeliveryState, _ *time.Time) error {
+	l.attempt, l.state = a, state
+	return nil
 }
