@@ -27,7 +27,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := conn.SelectContext(t.Context(), &tables, q); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clients", "webhook_office_overrides", "webhooks"}
+	want := []string{"attempts", "clients", "deliveries", "events", "webhook_office_overrides", "webhooks"}
 	if len(tables) != len(want) {
 		t.Fatalf("got tables %v, want %v", tables, want)
 	}
