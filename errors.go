@@ -6,6 +6,7 @@ package webhooks
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -21,6 +22,9 @@ var (
 	// ErrUndecryptable: a stored secret does not open with the configured
 	// key (the key changed, or the row is corrupt). Retrying cannot help.
 	ErrUndecryptable = errors.New("stored secret cannot be decrypted")
+	// ErrLimit: a limit of SPEC 3.5 is reached (a conflict with the
+	// client's current state, so 409).
+	ErrLimit = fmt.Errorf("%w: limit reached", ErrConflict)
 )
 
 // FieldError is one invalid field of a request, named by its JSON path

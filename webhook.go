@@ -55,6 +55,7 @@ const (
 	MaxWebhookIDLength = 128
 	MaxURLLength       = 2048
 	MaxOfficeIDLength  = 128
+	MaxOfficeOverrides = 100
 )
 
 var webhookIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -86,6 +87,10 @@ func (w *Webhook) Validate() error {
 	}
 	validateURL(v, "url", w.URL)
 	validateAuth(v, "auth", w.Auth)
+	if len(w.PerOfficeOverrides) > MaxOfficeOverrides {
+		// SPEC 3.5: keeps one event's workflow far below Temporal's limits.
+		v.Add("perOfficeOverrides", fmt.Sprintf("must have at most %d overrides, got %d", MaxOfficeOverrides, len(w.PerOfficeOverrides)))
+	}
 	offices := make(map[string]bool, len(w.PerOfficeOverrides))
 	for i, o := range w.PerOfficeOverrides {
 		path := fmt.Sprintf("perOfficeOverrides[%d]", i)

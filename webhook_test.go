@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -119,5 +120,20 @@ func TestAPIKeys(t *testing.T) {
 		if got := ValidClientID(id); got != want {
 			t.Errorf("ValidClientID(%q): got %v, want %v", id, got, want)
 		}
+	}
+}
+
+func TestValidateLimitsOfficeOverrides(t *testing.T) {
+	w := Webhook{ID: "h", URL: "https://example.com/h", MatchingEvents: []EventName{IncomingSmsReceived}, Auth: Auth{Type: AuthNone}}
+	for i := range MaxOfficeOverrides + 1 {
+		w.PerOfficeOverrides = append(w.PerOfficeOverrides, OfficeOverride{OfficeID: fmt.Sprintf("office-%d", i)})
+	}
+	var invalid *ValidationError
+	if err := w.Validate(); !errors.As(err, &invalid) || invalid.Fields[0].Field != "perOfficeOverrides" {
+		t.Fatalf("101 overrides: got %v, want a perOfficeOverrides error", err)
+	}
+	w.PerOfficeOverrides = w.PerOfficeOverrides[:MaxOfficeOverrides]
+	if err := w.Validate(); err != nil {
+		t.Errorf("100 overrides: got %v, want valid", err)
 	}
 }

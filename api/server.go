@@ -65,6 +65,9 @@ type Config struct {
 	// Resends starts resends and test events; both are required.
 	Log     LogStore
 	Resends DeliveryStarter
+	// MaxWebhooksPerClient is only quoted in the 409 of a create beyond
+	// it; the store enforces it.
+	MaxWebhooksPerClient int
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics counts ingestion answers; nil counts nothing.
@@ -81,6 +84,7 @@ type server struct {
 	ingestPassword string
 	retrySchedule  []time.Duration
 	logStore       LogStore
+	maxWebhooks    int
 	resends        DeliveryStarter
 	log            *slog.Logger
 	metrics        IngestMetrics
@@ -101,6 +105,7 @@ func newServer(cfg Config) *server {
 		ingestPassword: cfg.IngestPassword,
 		retrySchedule:  slices.Clone(cfg.RetrySchedule),
 		logStore:       cfg.Log,
+		maxWebhooks:    cfg.MaxWebhooksPerClient,
 		resends:        cfg.Resends,
 		log:            cfg.Logger,
 		metrics:        cfg.Metrics,

@@ -393,7 +393,9 @@ func (s *server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store.CreateWebhook(r.Context(), &hook); err != nil {
-		if errors.Is(err, webhooks.ErrConflict) {
+		if errors.Is(err, webhooks.ErrLimit) {
+			err = public(err, "a client has at most %d webhooks (MAX_WEBHOOKS_PER_CLIENT); delete one first", s.maxWebhooks)
+		} else if errors.Is(err, webhooks.ErrConflict) {
 			err = public(err, "webhook %q already exists", hook.ID)
 		}
 		s.writeError(w, r, err)

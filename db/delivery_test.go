@@ -347,3 +347,36 @@ func TestSigningSecrets(t *testing.T) {
 		t.Errorf("unknown webhook: got %v, want ErrNotFound", err)
 	}
 }
+
+// SPEC 3.5: a client has at most MAX_WEBHOOKS_PER_CLIENT webhooks, even
+// when creates race.
+func TestWebhookLimitHoldsUnderConcurrentCreates(t *testing.T) {
+	store := dbtest.NewStore(t)
+	store.LimitWebhooks(5)
+	ctx := context.Background()
+	if err := store.CreateClient(ctx, webhooks.Client{ID: "acme", Name: "Acme", KeyHash: webhooks.HashAPIKey("k")}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 20)
+	for i := range 20 {
+		go func() {
+			hook := webhooks.Webhook{ClientID: "acme", ID: fmt.Sprintf("hook-%d", i), URL: "https://example.com/h",
+				MatchingEvents: []webhooks.EventName{webhooks.IncomingSmsReceived}, Active: true, Auth: webhooks.Auth{Type: webhooks.AuthNone}}
+			errs <- store.CreateWebhook(ctx, &hook)
+		}()
+	}
+	created, limited := 0, 0
+	for range 20 {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case errors.Is(err, webhooks.ErrLimit) && errors.Is(err, webhooks.ErrConflict):
+			limited++
+		default:
+			t.Errorf("create: %v", err)
+		}
+	}
+	if created != 5 || limited != 15 {
+		t.Errorf("got %d created and %d refused, want 5 and 15", created, limited)
+	}
+}

@@ -105,13 +105,19 @@ func CreateDatabase(ctx context.Context, databaseURL string) error {
 
 // Store reads and writes clients and webhooks.
 type Store struct {
-	db     *sqlx.DB
-	cipher *Cipher
+	db          *sqlx.DB
+	cipher      *Cipher
+	maxWebhooks int
 }
 
 // NewStore returns a Store on db that encrypts receiver passwords with c.
 func NewStore(db *sqlx.DB, c *Cipher) *Store {
 	return &Store{db: db, cipher: c}
+}
+
+// LimitWebhooks caps a client's webhooks at n (SPEC 3.5); 0 means no cap.
+func (s *Store) LimitWebhooks(n int) {
+	s.maxWebhooks = n
 }
 
 // Ping reports whether the database answers (for readiness checks).

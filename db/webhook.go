@@ -187,6 +187,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w *webhooks.Webhook) error {
 	}
 	// Rolling back after Commit is a no-op.
 	defer func() { _ = tx.Rollback() }()
+	if err := s.checkWebhookLimit(ctx, tx, w.ClientID); err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, err)
+	}
 	query, args, err := tx.BindNamed(insertWebhookQuery, row)
 	if err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, err)
@@ -222,6 +225,28 @@ func insertOverrides(ctx context.Context, tx *sqlx.Tx, key int64, overrides []ov
 		if _, err := tx.NamedExecContext(ctx, insertOverridesQuery, chunk); err != nil {
 			return fmt.Errorf("insert office overrides: %w", translate(err))
 		}
+	}
+	return nil
+}
+
+// checkWebhookLimit fails with ErrLimit when the client has its maximum of
+// webhooks. Locking the client's row makes concurrent creates of one client
+// take turns, so that they cannot together pass the limit.
+func (s *Store) checkWebhookLimit(ctx context.Context, tx *sqlx.Tx, clientID string) error {
+	if s.maxWebhooks <= 0 {
+		return nil
+	}
+	// Two statements: under READ COMMITTED the count must take its snapshot
+	// after the lock is granted, to see the webhook the previous holder added.
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM clients WHERE id = $1 FOR UPDATE`, clientID); err != nil {
+		return translate(err)
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM webhooks WHERE client_id = $1`, clientID); err != nil {
+		return translate(err)
+	}
+	if n >= s.maxWebhooks {
+		return fmt.Errorf("%w: the client has %d webhooks, the most allowed", webhooks.ErrLimit, n)
 	}
 	return nil
 }

@@ -37,7 +37,9 @@ func OpenStore(ctx context.Context, cfg config.Config) (*db.Store, *sqlx.DB, err
 	if err != nil {
 		return nil, nil, err
 	}
-	return db.NewStore(conn, cipher), conn, nil
+	store := db.NewStore(conn, cipher)
+	store.LimitWebhooks(cfg.MaxWebhooksPerClient)
+	return store, conn, nil
 }
 
 // OpenDatabase connects to PostgreSQL and applies the migrations, needing no
@@ -95,14 +97,15 @@ func Activities(cfg config.Config, store *db.Store, m *metrics.Metrics) *activit
 // starter and counting ingestion in m (nil: no metrics).
 func APIHandler(cfg config.Config, store *db.Store, starter *workflows.Starter, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	c := api.Config{
-		Store:          store,
-		Events:         starter,
-		IngestUsername: cfg.IngestUsername,
-		IngestPassword: cfg.IngestPassword,
-		RetrySchedule:  cfg.RetrySchedule,
-		Log:            store,
-		Resends:        starter,
-		Logger:         logger,
+		Store:                store,
+		Events:               starter,
+		IngestUsername:       cfg.IngestUsername,
+		IngestPassword:       cfg.IngestPassword,
+		MaxWebhooksPerClient: cfg.MaxWebhooksPerClient,
+		RetrySchedule:        cfg.RetrySchedule,
+		Log:                  store,
+		Resends:              starter,
+		Logger:               logger,
 	}
 	if m != nil { // a nil *Metrics in the interface would not read as nil
 		c.Metrics = m

@@ -38,6 +38,8 @@ type Config struct {
 	DeliveryTimeout   time.Duration
 	// DeliveryRetention is how long the delivery log is kept (SPEC 10).
 	DeliveryRetention time.Duration
+	// MaxWebhooksPerClient caps a client's webhooks (SPEC 3.5).
+	MaxWebhooksPerClient int
 	DataDir           string // dev stack: Temporal's SQLite file and the local encryption key
 	TemporalUIAddr    string // dev stack: where the embedded Temporal Web UI listens
 	TemporalPort      int    // dev stack: the embedded server's gRPC port
@@ -73,7 +75,7 @@ type Config struct {
 var Variables = []string{
 	"HTTP_ADDR", "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
 	"DEV_CLIENT_ID", "DEV_CLIENT_KEY", "INGEST_USERNAME", "INGEST_PASSWORD",
-	"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "ENCRYPTION_KEY", "DELIVERY_TIMEOUT", "DELIVERY_RETENTION",
+	"RETRY_SCHEDULE", "ALLOWED_PRIVATE_NETWORKS", "ENCRYPTION_KEY", "DELIVERY_TIMEOUT", "DELIVERY_RETENTION", "MAX_WEBHOOKS_PER_CLIENT",
 	"DEV_DATA_DIR", "TEMPORAL_UI_ADDR", "TEMPORAL_PORT", "WORKER_MAX_CONCURRENT_ACTIVITIES", "WORKER_POLLERS",
 	"PAYLOAD_KEYS", "CODEC_AUTH_TOKEN", "CODEC_CORS_ORIGIN",
 	"TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "TEMPORAL_TLS",
@@ -93,6 +95,7 @@ const (
 	DefaultRetrySchedule    = "0s,5s,5m,30m,2h,5h,10h,10h"
 	DefaultDeliveryTimeout  = 10 * time.Second
 	DefaultRetention        = 720 * time.Hour
+	DefaultMaxWebhooks      = 100
 	DefaultDataDir          = ".data"
 	DefaultTemporalUIAddr   = "127.0.0.1:8233"
 	DefaultTemporalPort     = 7233
@@ -153,6 +156,10 @@ func Load(dev bool) (Config, error) {
 	if c.DeliveryRetention, err = duration("DELIVERY_RETENTION", DefaultRetention); err == nil && c.DeliveryRetention < time.Hour {
 		// Shorter than a delivery's retries would prune deliveries in flight.
 		err = errors.New("DELIVERY_RETENTION: must be at least 1h")
+	}
+	errs = append(errs, err)
+	if c.MaxWebhooksPerClient, err = integer("MAX_WEBHOOKS_PER_CLIENT", DefaultMaxWebhooks); err == nil && c.MaxWebhooksPerClient < 1 {
+		err = errors.New("MAX_WEBHOOKS_PER_CLIENT: must be at least 1")
 	}
 	errs = append(errs, err)
 	if c.TemporalPort, err = integer("TEMPORAL_PORT", DefaultTemporalPort); err == nil && (c.TemporalPort < 0 || c.TemporalPort > 65535) {
