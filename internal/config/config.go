@@ -40,11 +40,11 @@ type Config struct {
 	DeliveryRetention time.Duration
 	// MaxWebhooksPerClient caps a client's webhooks (SPEC 3.5).
 	MaxWebhooksPerClient int
-	DataDir           string // dev stack: Temporal's SQLite file and the local encryption key
-	TemporalUIAddr    string // dev stack: where the embedded Temporal Web UI listens
-	TemporalPort      int    // dev stack: the embedded server's gRPC port
-	WorkerActivities  int
-	WorkerPollers     int
+	DataDir              string // dev stack: Temporal's SQLite file and the local encryption key
+	TemporalUIAddr       string // dev stack: where the embedded Temporal Web UI listens
+	TemporalPort         int    // dev stack: the embedded server's gRPC port
+	WorkerActivities     int
+	WorkerPollers        int
 	// MetricsAddr is where /metrics is served; "" disables it.
 	MetricsAddr string
 	// RegisterSearchAttributes makes the worker register the custom search
