@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -427,9 +428,11 @@ func (s *Store) CountWaitingDeliveries(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// signingAAD binds a sealed signing secret to its client and purpose.
-func signingAAD(clientID string) []byte {
-	return []byte("signing-secret\x00" + clientID)
+// signingAAD binds a sealed signing secret to its webhook (client and
+// internal key) and purpose: a ciphertext copied to another webhook's row,
+// even of the same client, does not open.
+func signingAAD(clientID string, key int64) []byte {
+	return []byte("signing-secret\x00" + clientID + "\x00" + strconv.FormatInt(key, 10))
 }
 
 const secretsQuery = `
@@ -455,20 +458,20 @@ func (s *Store) SigningSecrets(ctx context.Context, key int64) (webhooks.Signing
 		if row.Current == nil {
 			// Two callers may race here; the IS NULL guard keeps the first
 			// secret and the loop reads it back.
-			sealed := s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(row.ClientID))
+			sealed := s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(row.ClientID, key))
 			if _, err := s.db.ExecContext(ctx, setSecretQuery, key, sealed); err != nil {
 				return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
 			}
 			continue
 		}
 		var out webhooks.SigningSecrets
-		current, err := s.cipher.Open(row.Current, signingAAD(row.ClientID))
+		current, err := s.cipher.Open(row.Current, signingAAD(row.ClientID, key))
 		if err != nil {
 			return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
 		}
 		out.Current = string(current)
 		if row.Previous != nil && row.PreviousExpires != nil {
-			previous, err := s.cipher.Open(row.Previous, signingAAD(row.ClientID))
+			previous, err := s.cipher.Open(row.Previous, signingAAD(row.ClientID, key))
 			if err != nil {
 				return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
 			}
@@ -497,7 +500,7 @@ func (s *Store) RotateSigningSecret(ctx context.Context, key int64) (string, err
 		return "", fmt.Errorf("rotate signing secret of webhook %d: %w", key, translate(err))
 	}
 	secret := webhooks.NewSigningSecret()
-	sealed := s.cipher.Seal([]byte(secret), signingAAD(clientID))
+	sealed := s.cipher.Seal([]byte(secret), signingAAD(clientID, key))
 	res, err := s.db.ExecContext(ctx, rotateSecretQuery, key, sealed, time.Now().Add(webhooks.SecretRotationOverlap))
 	if err != nil {
 		return "", fmt.Errorf("rotate signing secret of webhook %d: %w", key, translate(err))

@@ -380,3 +380,36 @@ func TestWebhookLimitHoldsUnderConcurrentCreates(t *testing.T) {
 		t.Errorf("got %d created and %d refused, want 5 and 15", created, limited)
 	}
 }
+
+// A signing secret is sealed to its webhook: copied to another webhook's
+// row of the same client, it does not open.
+func TestSigningSecretIsBoundToItsWebhook(t *testing.T) {
+	conn := dbtest.New(t)
+	c, err := db.NewCipher(dbtest.TestKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := db.NewStore(conn, c)
+	ctx := context.Background()
+	if err := store.CreateClient(ctx, webhooks.Client{ID: "acme", Name: "Acme", KeyHash: webhooks.HashAPIKey("k")}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []int64
+	for _, id := range []string{"a", "b"} {
+		hook := webhooks.Webhook{ClientID: "acme", ID: id, URL: "https://example.com/h",
+			MatchingEvents: []webhooks.EventName{webhooks.IncomingSmsReceived}, Active: true, Auth: webhooks.Auth{Type: webhooks.AuthNone}}
+		if err := store.CreateWebhook(ctx, &hook); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, hook.Key)
+	}
+	if _, err := store.SigningSecrets(ctx, keys[1]); err != nil {
+		t.Fatalf("own secret: %v", err)
+	}
+	if _, err := conn.ExecContext(ctx, `UPDATE webhooks SET signing_secret_enc = (SELECT signing_secret_enc FROM webhooks WHERE key = $1) WHERE key = $2`, keys[0], keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.SigningSecrets(ctx, keys[1]); !errors.Is(err, webhooks.ErrUndecryptable) {
+		t.Errorf("a secret copied from another webhook: got %v, want ErrUndecryptable", err)
+	}
+}

@@ -23,10 +23,8 @@ type webhookRow struct {
 	AuthUsername    string         `db:"auth_username"`
 	AuthPasswordEnc []byte         `db:"auth_password_enc"`
 	Active          bool           `db:"active"`
-	// SigningSecretEnc is written at creation only; reads leave it nil.
-	SigningSecretEnc []byte    `db:"signing_secret_enc"`
-	CreatedAt        time.Time `db:"created_at"`
-	UpdatedAt        time.Time `db:"updated_at"`
+	CreatedAt       time.Time      `db:"created_at"`
+	UpdatedAt       time.Time      `db:"updated_at"`
 }
 
 // overrideRow is a row of webhook_office_overrides; a NULL column keeps the
@@ -171,16 +169,14 @@ LEFT JOIN webhook_office_overrides o ON o.webhook_key = w.key
 `
 
 const insertWebhookQuery = `
-INSERT INTO webhooks (client_id, id, matching_events, url, auth_type, auth_username, auth_password_enc, active, signing_secret_enc)
-VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, :auth_password_enc, :active, :signing_secret_enc)
+INSERT INTO webhooks (client_id, id, matching_events, url, auth_type, auth_username, auth_password_enc, active)
+VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, :auth_password_enc, :active)
 RETURNING key, created_at, updated_at`
 
 // CreateWebhook stores w with its overrides and sets w.Key, w.Created and
 // w.Updated; ErrConflict when the client already has a webhook w.ID.
 func (s *Store) CreateWebhook(ctx context.Context, w *webhooks.Webhook) error {
 	row, overrides := s.toRows(w.ClientID, w)
-	// Every webhook is created with its signing secret (SPEC 11).
-	row.SigningSecretEnc = s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(w.ClientID))
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
@@ -195,6 +191,12 @@ func (s *Store) CreateWebhook(ctx context.Context, w *webhooks.Webhook) error {
 		return fmt.Errorf("create webhook %s: %w", w.ID, err)
 	}
 	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&row.Key, &row.CreatedAt, &row.UpdatedAt); err != nil {
+		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
+	}
+	// Every webhook is created with its signing secret (SPEC 11), sealed
+	// to its key, which exists only once the row does.
+	sealed := s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(w.ClientID, row.Key))
+	if _, err := tx.ExecContext(ctx, setSecretQuery, row.Key, sealed); err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
 	}
 	if err := insertOverrides(ctx, tx, row.Key, overrides); err != nil {
