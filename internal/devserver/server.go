@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -604,15 +605,30 @@ func dialIP(ip string) string {
 	return ip
 }
 
-// freePort asks the kernel for a free TCP port on ip. Another process may
-// take it before the server binds it; on a dev machine that is rare enough.
+// Ports handed out by freePort lie below Linux's ephemeral range
+// (32768-60999): a port the kernel picked for us there may be taken, before
+// the server binds it, by the source port of any outgoing connection, and
+// the server's listener would then fail (it cannot report that: its
+// services log "fatal" and serve a nil listener). Outgoing connections
+// never take ports below the range, so only another server picking the
+// same random port can, which the check below makes rare.
+const (
+	freePortMin = 15000
+	freePortMax = 32000
+)
+
+// freePort returns a TCP port on ip that is free right now.
 func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, err
+	var err error
+	for range 100 {
+		port := freePortMin + mathrand.IntN(freePortMax-freePortMin)
+		var l net.Listener
+		if l, err = net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
+			_ = l.Close()
+			return port, nil
+		}
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port between %d and %d: %w", freePortMin, freePortMax, err)
 }
 
 // poll calls f until it succeeds or ctx ends, and then returns f's last
