@@ -9,10 +9,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/db/dbtest"
 )
+
+// newAcmeStore is a store on a fresh database, with its connection for
+// checks in SQL, and the client "acme".
+func newAcmeStore(t *testing.T) (*db.Store, *sqlx.DB) {
+	t.Helper()
+	conn := dbtest.New(t)
+	c, err := db.NewCipher(dbtest.TestKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := db.NewStore(conn, c)
+	if err := store.CreateClient(context.Background(), webhooks.Client{ID: "acme", Name: "Acme", KeyHash: webhooks.HashAPIKey("k")}); err != nil {
+		t.Fatal(err)
+	}
+	return store, conn
+}
 
 // newLogFixture is a store with one client, one webhook and one event.
 func newLogFixture(t *testing.T) (*db.Store, webhooks.Webhook, webhooks.StoredEvent) {
@@ -221,16 +239,8 @@ func TestListDeliveriesFilters(t *testing.T) {
 }
 
 func TestPruneDeliveryLog(t *testing.T) {
-	conn := dbtest.New(t)
-	c, err := db.NewCipher(dbtest.TestKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := db.NewStore(conn, c)
+	store, conn := newAcmeStore(t)
 	ctx := context.Background()
-	if err := store.CreateClient(ctx, webhooks.Client{ID: "acme", Name: "Acme", KeyHash: webhooks.HashAPIKey("k")}); err != nil {
-		t.Fatal(err)
-	}
 	mk := func(eventID string, state webhooks.DeliveryState, age time.Duration) string {
 		e := webhooks.StoredEvent{ClientID: "acme", EventID: eventID, EventName: webhooks.PhoneNumberOptedIn, DateTime: "x", Payload: []byte(`{}`)}
 		ids, err := store.CreateDeliveries(ctx, e, "wf-"+eventID, []webhooks.Delivery{{WebhookKey: 1, WebhookID: "h"}})
@@ -286,16 +296,8 @@ func TestPruneDeliveryLog(t *testing.T) {
 }
 
 func TestSigningSecrets(t *testing.T) {
-	conn := dbtest.New(t)
-	c, err := db.NewCipher(dbtest.TestKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := db.NewStore(conn, c)
+	store, conn := newAcmeStore(t)
 	ctx := context.Background()
-	if err := store.CreateClient(ctx, webhooks.Client{ID: "acme", Name: "Acme", KeyHash: webhooks.HashAPIKey("k")}); err != nil {
-		t.Fatal(err)
-	}
 	hook := webhooks.Webhook{ClientID: "acme", ID: "hook", URL: "https://example.com/h",
 		MatchingEvents: []webhooks.EventName{webhooks.IncomingSmsReceived}, Active: true, Auth: webhooks.Auth{Type: webhooks.AuthNone}}
 	if err := store.CreateWebhook(ctx, &hook); err != nil {
@@ -384,16 +386,8 @@ func TestWebhookLimitHoldsUnderConcurrentCreates(t *testing.T) {
 // A signing secret is sealed to its webhook: copied to another webhook's
 // row of the same client, it does not open.
 func TestSigningSecretIsBoundToItsWebhook(t *testing.T) {
-	conn := dbtest.New(t)
-	c, err := db.NewCipher(dbtest.TestKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := db.NewStore(conn, c)
+	store, conn := newAcmeStore(t)
 	ctx := context.Background()
-	if err := store.CreateClient(ctx, webhooks.Client{ID: "acme", Name: "Acme", KeyHash: webhooks.HashAPIKey("k")}); err != nil {
-		t.Fatal(err)
-	}
 	var keys []int64
 	for _, id := range []string{"a", "b"} {
 		hook := webhooks.Webhook{ClientID: "acme", ID: id, URL: "https://example.com/h",
