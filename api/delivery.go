@@ -29,6 +29,7 @@ type LogStore interface {
 	ListDeliveries(ctx context.Context, clientID string, f webhooks.DeliveryFilter) ([]webhooks.Delivery, int64, error)
 	FindDelivery(ctx context.Context, clientID string, webhookKey int64, id string) (webhooks.Delivery, error)
 	FindEvent(ctx context.Context, clientID, eventID string) (webhooks.StoredEvent, []webhooks.Delivery, error)
+	FindEventPayload(ctx context.Context, clientID, eventID string) (webhooks.StoredEvent, error)
 	CreateResend(ctx context.Context, original webhooks.Delivery, id, workflowID string) error
 	DeleteDelivery(ctx context.Context, id string) error
 	SigningSecrets(ctx context.Context, webhookKey int64) (webhooks.SigningSecrets, error)
@@ -109,9 +110,6 @@ func toDeliveryJSON(d webhooks.Delivery) deliveryJSON {
 		ID: d.ID, EventID: d.EventID, EventName: string(d.EventName), WebhookID: d.WebhookID,
 		OfficeID: d.OfficeID, State: string(d.State), Attempts: make([]attemptJSON, len(d.Attempts)),
 		NextAttemptAt: d.NextAttemptAt, ResendOf: d.ResendOf, Created: d.Created, Updated: d.Updated,
-	}
-	if d.State != webhooks.DeliveryPending {
-		out.NextAttemptAt = nil
 	}
 	for i, a := range d.Attempts {
 		out.Attempts[i] = toAttemptJSON(a)
@@ -272,7 +270,7 @@ func (s *server) handleResendDelivery(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, public(webhooks.ErrConflict, "delivery %q is still pending; resend it once it has ended", deliveryID))
 		return
 	}
-	event, _, err := s.logStore.FindEvent(r.Context(), hook.ClientID, original.EventID)
+	event, err := s.logStore.FindEventPayload(r.Context(), hook.ClientID, original.EventID)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("resend %s: %w", deliveryID, err))
 		return
@@ -326,7 +324,7 @@ func (s *server) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	result, err := s.resends.RunTestEvent(r.Context(), activities.DeliverAttemptInput{
 		ClientID: hook.ClientID, WebhookKey: hook.Key, EventName: string(name), EventID: eventID,
-		Payload: string(payload), Attempt: 1, Test: true,
+		Payload: string(payload),
 	})
 	switch {
 	case errors.Is(err, workflows.ErrTestEventTimeout):

@@ -207,18 +207,18 @@ LEFT JOIN webhooks w ON w.key = d.webhook_key AND w.client_id = d.client_id
 // The four shapes of a page of a webhook's log, one per filter combination:
 // plain predicates let each use its index (see the migration) even as a
 // cached generic plan, where "($2 = ” OR state = $2)" would use none
-// (docs/delivery-log.md). The webhook key alone selects the client's rows:
-// it comes from the client's own webhook, and keys are never reused; a
-// client_id predicate here only misled the planner's row estimate.
+// (docs/delivery-log.md). The client_id predicate keeps another client's
+// rows out whatever key is asked for; the extended statistics of the
+// migration tell the planner it adds no selectivity to the key.
 const (
 	listDeliveriesQuery = selectDeliveries + `
-WHERE d.webhook_key = $1 AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3`
+WHERE d.webhook_key = $1 AND d.client_id = $2 AND d.seq < $3 ORDER BY d.seq DESC LIMIT $4`
 	listDeliveriesByStateQuery = selectDeliveries + `
-WHERE d.webhook_key = $1 AND d.seq < $2 AND d.state = $4 ORDER BY d.seq DESC LIMIT $3`
+WHERE d.webhook_key = $1 AND d.client_id = $2 AND d.seq < $3 AND d.state = $5 ORDER BY d.seq DESC LIMIT $4`
 	listDeliveriesByEventQuery = selectDeliveries + `
-WHERE d.webhook_key = $1 AND d.seq < $2 AND d.event_name = $4 ORDER BY d.seq DESC LIMIT $3`
+WHERE d.webhook_key = $1 AND d.client_id = $2 AND d.seq < $3 AND d.event_name = $5 ORDER BY d.seq DESC LIMIT $4`
 	listDeliveriesByStateAndEventQuery = selectDeliveries + `
-WHERE d.webhook_key = $1 AND d.seq < $2 AND d.state = $4 AND d.event_name = $5 ORDER BY d.seq DESC LIMIT $3`
+WHERE d.webhook_key = $1 AND d.client_id = $2 AND d.seq < $3 AND d.state = $5 AND d.event_name = $6 ORDER BY d.seq DESC LIMIT $4`
 )
 
 const attemptsQuery = `
@@ -234,16 +234,7 @@ func (s *Store) ListDeliveries(ctx context.Context, clientID string, f webhooks.
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	// A client may only name its own webhooks: the key of another's is
-	// answered with nothing.
-	var owner string
-	if err := s.db.GetContext(ctx, &owner, `SELECT client_id FROM webhooks WHERE key = $1`, f.WebhookKey); err != nil || owner != clientID {
-		if err != nil && !errors.Is(translate(err), webhooks.ErrNotFound) {
-			return nil, 0, fmt.Errorf("list deliveries of webhook %d: %w", f.WebhookKey, translate(err))
-		}
-		return []webhooks.Delivery{}, 0, nil
-	}
-	query, args := listDeliveriesQuery, []any{f.WebhookKey, before, f.Limit + 1}
+	query, args := listDeliveriesQuery, []any{f.WebhookKey, clientID, before, f.Limit + 1}
 	switch {
 	case f.State != "" && f.EventName != "":
 		query, args = listDeliveriesByStateAndEventQuery, append(args, string(f.State), string(f.EventName))
@@ -325,6 +316,24 @@ const eventDeliveriesQuery = selectDeliveries + `WHERE d.client_id = $1 AND d.ev
 // FindEvent returns the client's event with its exact payload and every
 // delivery of it (oldest first); ErrNotFound when the client has none.
 func (s *Store) FindEvent(ctx context.Context, clientID, eventID string) (webhooks.StoredEvent, []webhooks.Delivery, error) {
+	e, err := s.FindEventPayload(ctx, clientID, eventID)
+	if err != nil {
+		return webhooks.StoredEvent{}, nil, err
+	}
+	var rows []deliveryRow
+	if err := s.db.SelectContext(ctx, &rows, eventDeliveriesQuery, clientID, eventID); err != nil {
+		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, translate(err))
+	}
+	list, err := s.withAttempts(ctx, rows)
+	if err != nil {
+		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, err)
+	}
+	return e, list, nil
+}
+
+// FindEventPayload returns the client's event with its exact payload,
+// without its deliveries; ErrNotFound when the client has none.
+func (s *Store) FindEventPayload(ctx context.Context, clientID, eventID string) (webhooks.StoredEvent, error) {
 	var row struct {
 		ClientID   string    `db:"client_id"`
 		EventID    string    `db:"event_id"`
@@ -336,25 +345,16 @@ func (s *Store) FindEvent(ctx context.Context, clientID, eventID string) (webhoo
 	}
 	err := s.db.GetContext(ctx, &row, findEventQuery, clientID, eventID)
 	if err != nil {
-		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, translate(err))
+		return webhooks.StoredEvent{}, fmt.Errorf("find event %s: %w", eventID, translate(err))
 	}
 	payload, err := s.cipher.Open(row.PayloadEnc, eventAAD(row.ClientID, row.EventID))
 	if err != nil {
-		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: payload: %w", eventID, err)
+		return webhooks.StoredEvent{}, fmt.Errorf("find event %s: payload: %w: %w", eventID, webhooks.ErrUndecryptable, err)
 	}
-	e := webhooks.StoredEvent{
+	return webhooks.StoredEvent{
 		ClientID: row.ClientID, EventID: row.EventID, EventName: webhooks.EventName(row.EventName),
 		OfficeID: valueOf(row.OfficeID), DateTime: row.DateTime, Payload: payload, Created: row.CreatedAt.UTC(),
-	}
-	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, eventDeliveriesQuery, clientID, eventID); err != nil {
-		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, translate(err))
-	}
-	list, err := s.withAttempts(ctx, rows)
-	if err != nil {
-		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, err)
-	}
-	return e, list, nil
+	}, nil
 }
 
 // CreateResend records the pending delivery id that resends original to
@@ -445,6 +445,13 @@ const setSecretQuery = `UPDATE webhooks SET signing_secret_enc = $2 WHERE key = 
 // its secret first when it has none (a webhook made before signatures).
 // ErrNotFound once the webhook is deleted.
 func (s *Store) SigningSecrets(ctx context.Context, key int64) (webhooks.SigningSecrets, error) {
+	_, secrets, err := s.signingSecrets(ctx, key)
+	return secrets, err
+}
+
+// signingSecrets is SigningSecrets with the webhook's client, which seals
+// its secrets.
+func (s *Store) signingSecrets(ctx context.Context, key int64) (string, webhooks.SigningSecrets, error) {
 	for range 2 {
 		var row struct {
 			ClientID        string     `db:"client_id"`
@@ -453,33 +460,33 @@ func (s *Store) SigningSecrets(ctx context.Context, key int64) (webhooks.Signing
 			PreviousExpires *time.Time `db:"previous_secret_expires_at"`
 		}
 		if err := s.db.GetContext(ctx, &row, secretsQuery, key); err != nil {
-			return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
+			return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
 		}
 		if row.Current == nil {
 			// Two callers may race here; the IS NULL guard keeps the first
 			// secret and the loop reads it back.
 			sealed := s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(row.ClientID, key))
 			if _, err := s.db.ExecContext(ctx, setSecretQuery, key, sealed); err != nil {
-				return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
+				return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
 			}
 			continue
 		}
 		var out webhooks.SigningSecrets
 		current, err := s.cipher.Open(row.Current, signingAAD(row.ClientID, key))
 		if err != nil {
-			return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
+			return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
 		}
 		out.Current = string(current)
 		if row.Previous != nil && row.PreviousExpires != nil {
 			previous, err := s.cipher.Open(row.Previous, signingAAD(row.ClientID, key))
 			if err != nil {
-				return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
+				return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
 			}
 			out.Previous, out.PreviousExpires = string(previous), row.PreviousExpires.UTC()
 		}
-		return out, nil
+		return row.ClientID, out, nil
 	}
-	return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, errors.New("secret not created"))
+	return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, errors.New("secret not created"))
 }
 
 const rotateSecretQuery = `
@@ -491,13 +498,11 @@ WHERE key = $1`
 // the current one signing beside it for webhooks.SecretRotationOverlap.
 // It returns the new secret.
 func (s *Store) RotateSigningSecret(ctx context.Context, key int64) (string, error) {
-	// Make sure there is a current secret to keep as the previous one.
-	if _, err := s.SigningSecrets(ctx, key); err != nil {
+	// Reading the secrets first makes sure a current one exists to be kept
+	// as the previous one, and gives the client that seals the new one.
+	clientID, _, err := s.signingSecrets(ctx, key)
+	if err != nil {
 		return "", fmt.Errorf("rotate signing secret: %w", err)
-	}
-	var clientID string
-	if err := s.db.GetContext(ctx, &clientID, `SELECT client_id FROM webhooks WHERE key = $1`, key); err != nil {
-		return "", fmt.Errorf("rotate signing secret of webhook %d: %w", key, translate(err))
 	}
 	secret := webhooks.NewSigningSecret()
 	sealed := s.cipher.Seal([]byte(secret), signingAAD(clientID, key))

@@ -340,7 +340,6 @@ func TestDeliveryLogParametersAndPending(t *testing.T) {
 	if status, _ := e.do("GET", "/api/v1/events/unknown-event", clientID, key, nil); status != http.StatusNotFound {
 		t.Errorf("unknown event: got %d, want 404", status)
 	}
-	_ = a
 	// Cancel the workflow: the log shows the delivery ended, not pending.
 	if err := e.stack.Client.CancelWorkflow(t.Context(), a.WorkflowID, ""); err != nil {
 		t.Fatal(err)

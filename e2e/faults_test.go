@@ -156,7 +156,7 @@ func TestIngestWhilePostgresIsCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := startOn(t, db.NewStore(conn, cipher), stack.Options{})
+	e := startWith(t, testConfig(), db.NewStore(conn, cipher), stack.Options{})
 	clientID, key := e.client("acme")
 	rcv := newReceiver(t)
 	e.createWebhook(clientID, key, hookBody("hook", rcv.URL, "PhoneNumber.optedIn"))

@@ -66,14 +66,14 @@ type env struct {
 
 func start(t *testing.T, opts stack.Options, schedule ...time.Duration) *env {
 	t.Helper()
-	return startOn(t, dbtest.NewStore(t), opts, schedule...)
+	return startWith(t, testConfig(schedule...), dbtest.NewStore(t), opts)
 }
 
-// startOn starts a test stack on store, for a test that reaches PostgreSQL
-// its own way (through a proxy it can cut).
-func startOn(t *testing.T, store *db.Store, opts stack.Options, schedule ...time.Duration) *env {
+// startWith starts a test stack of cfg on store, for a test that configures
+// more than the schedule or reaches PostgreSQL its own way (through a proxy
+// it can cut, or as another process does).
+func startWith(t *testing.T, cfg config.Config, store *db.Store, opts stack.Options) *env {
 	t.Helper()
-	cfg := testConfig(schedule...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := stack.Start(ctx, cfg, store, opts)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -23,22 +22,11 @@ func TestMetricsEndToEnd(t *testing.T) {
 	// A failed attempt waits an hour: the delivery stays waiting to retry.
 	cfg := testConfig(0, time.Hour)
 	cfg.MetricsAddr = "127.0.0.1:0"
-	store := dbtest.NewStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, cfg, store, stack.Options{})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close stack: %v", err)
-		}
-	})
+	e := startWith(t, cfg, dbtest.NewStore(t), stack.Options{})
+	s := e.stack
 	if s.MetricsURL == "" {
 		t.Fatal("the stack serves no metrics although METRICS_ADDR is set")
 	}
-	e := &env{t: t, store: store, stack: s, cfg: cfg}
 
 	clientID, key := e.client("metrics-client")
 	rcv := newReceiver(t)

@@ -165,26 +165,15 @@ func (r *recorder) exchanges() []exchange {
 // credential.
 func readmeStack(t *testing.T) *env {
 	t.Helper()
-	store := dbtest.NewStore(t)
 	cfg := testConfig()
 	cfg.IngestUsername = "ingest"
 	cfg.IngestPassword = config.DevIngestPassword
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, cfg, store, stack.Options{})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close stack: %v", err)
-		}
-	})
+	e := startWith(t, cfg, dbtest.NewStore(t), stack.Options{})
 	demo := webhooks.Client{ID: config.DevClientID, Name: "demo", KeyHash: webhooks.HashAPIKey(config.DevClientKey)}
-	if err := store.CreateClient(context.Background(), demo); err != nil {
+	if err := e.store.CreateClient(context.Background(), demo); err != nil {
 		t.Fatalf("create the demo client: %v", err)
 	}
-	return &env{t: t, store: store, stack: s, cfg: cfg}
+	return e
 }
 
 // TestReadmeCurlExamples runs the ```sh blocks of the README's "Using the

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,13 +70,8 @@ func TestWorkerKilledMidAttemptLogsTheAttemptOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	store := db.NewStore(conn, cipher)
-	cfg := testConfig(0, time.Hour)
-	s, err := stack.Start(ctx, cfg, store, stack.Options{NoWorker: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	e := &env{t: t, store: store, stack: s, cfg: cfg}
+	e := startWith(t, testConfig(0, time.Hour), store, stack.Options{NoWorker: true})
+	s := e.stack
 
 	env := []string{
 		"DATABASE_URL=" + databaseURL,
@@ -122,7 +116,7 @@ func TestWorkerKilledMidAttemptLogsTheAttemptOnce(t *testing.T) {
 	if sent < 2 {
 		t.Errorf("receiver got %d requests, want the killed worker's and the retry's", sent)
 	}
-	if strings.Contains(rcv.requests()[0].Header.Get("webhook-id"), " ") {
-		t.Error("malformed webhook-id")
+	if id := rcv.requests()[1].Header.Get("webhook-id"); id != a.EventID {
+		t.Errorf("the retried request: got webhook-id %q, want %q", id, a.EventID)
 	}
 }

@@ -146,6 +146,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 			workflow.SetCurrentDetails(ctx, progress(deliveries))
 		})
 	}
+	idsUpserted := !logged
 	if logged && len(deliveries) > 0 {
 		// Each visibility write costs the server a database write: when every
 		// delivery ended at its first attempt, one write sets the webhook ids
@@ -158,14 +159,14 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
 				return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
 			}
-			ids = nil
+			idsUpserted = true
 		}
 	}
 	wg.Wait(ctx)
 
 	if outcomes := outcomeList(deliveries); len(outcomes) > 0 {
 		updates := []temporal.SearchAttributeUpdate{DeliveryOutcomesKey.ValueSet(outcomes)}
-		if logged && ids != nil {
+		if !idsUpserted {
 			updates = append(updates, WebhookIDsKey.ValueSet(ids))
 		}
 		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {

@@ -57,6 +57,10 @@ CREATE INDEX deliveries_event ON deliveries (client_id, event_id);
 CREATE INDEX deliveries_updated ON deliveries (updated_at);
 CREATE INDEX deliveries_waiting ON deliveries (next_attempt_at) WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
 CREATE INDEX events_created ON events (created_at);
+-- A webhook's deliveries all belong to one client: without this the planner
+-- multiplies the two predicates' selectivities and expects about one row,
+-- and scans and sorts a busy webhook's whole log (docs/delivery-log.md).
+CREATE STATISTICS deliveries_webhook_client (dependencies) ON webhook_key, client_id FROM deliveries;
 
 CREATE TABLE attempts (
     delivery_id   uuid    NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
@@ -73,6 +77,7 @@ CREATE TABLE attempts (
 );
 
 -- +goose Down
+DROP STATISTICS deliveries_webhook_client;
 DROP TABLE attempts;
 DROP TABLE deliveries;
 DROP TABLE events;
