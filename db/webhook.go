@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -53,40 +54,93 @@ type joinedRow struct {
 	OverrideActive       *bool   `db:"o_active"`
 }
 
-// seal encrypts a password bound to its client; no password stores NULL.
-func (s *Store) seal(clientID, password string) []byte {
+// Receiver passwords are sealed to their row: the client, the webhook's
+// internal key (which a rename does not change) and, for an override, its
+// office. A purpose label comes first, so that a webhook's password never
+// opens as an override's (nor as a signing secret or an event), then each
+// field as a netstring ("<length>:<bytes>,"), so that no two different
+// field lists give the same bytes: ("a", "bc") and ("ab", "c") differ.
+
+// passwordAAD is the additional data of the receiver password of the
+// webhook key of clientID.
+func passwordAAD(clientID string, key int64) []byte {
+	return boundAAD("webhook-password", clientID, strconv.FormatInt(key, 10))
+}
+
+// officePasswordAAD is the additional data of the receiver password of the
+// override for officeID of the webhook key of clientID.
+func officePasswordAAD(clientID string, key int64, officeID string) []byte {
+	return boundAAD("office-password", clientID, strconv.FormatInt(key, 10), officeID)
+}
+
+// boundAAD is purpose, a NUL, then each field as a netstring.
+func boundAAD(purpose string, fields ...string) []byte {
+	b := append([]byte(purpose), 0)
+	for _, f := range fields {
+		b = strconv.AppendInt(b, int64(len(f)), 10)
+		b = append(b, ':')
+		b = append(b, f...)
+		b = append(b, ',')
+	}
+	return b
+}
+
+// legacyPasswordAAD is what passwords were sealed to before they were bound
+// to their row: the client alone. It is only ever tried to open, never to
+// seal.
+func legacyPasswordAAD(clientID string) []byte {
+	return []byte(clientID)
+}
+
+// seal encrypts a password bound to aad; no password stores NULL.
+func (s *Store) seal(password string, aad []byte) []byte {
 	if password == "" {
 		return nil
 	}
-	return s.cipher.Seal([]byte(password), []byte(clientID))
+	return s.cipher.Seal([]byte(password), aad)
 }
 
-func (s *Store) open(clientID string, enc []byte) (string, error) {
+// open decrypts a password sealed to aad or, for a row written before
+// passwords were bound to their row, to its client alone (legacy reports
+// which). A ciphertext that opens with neither is ErrUndecryptable; the
+// error never holds the password.
+//
+// A legacy row is re-sealed when its webhook is next written (UpdateWebhook
+// seals every password afresh) or by ResealLegacyPasswords, not here: reads
+// run outside any transaction, on the worker's path of every delivery and
+// behind GET requests, which should not write, and a failed write there
+// would have to be swallowed or fail a read that did succeed. Until it is
+// re-sealed, a legacy ciphertext still opens on any row of its client.
+func (s *Store) open(enc, aad []byte, clientID string) (password string, legacy bool, err error) {
 	if enc == nil {
-		return "", nil
+		return "", false, nil
 	}
-	plain, err := s.cipher.Open(enc, []byte(clientID))
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", webhooks.ErrUndecryptable, err)
+	plain, err := s.cipher.Open(enc, aad)
+	if err == nil {
+		return string(plain), false, nil
 	}
-	return string(plain), nil
+	if plain, legacyErr := s.cipher.Open(enc, legacyPasswordAAD(clientID)); legacyErr == nil {
+		return string(plain), true, nil
+	}
+	return "", false, fmt.Errorf("%w: %w", webhooks.ErrUndecryptable, err)
 }
 
-// toRows converts w into the rows that store it under clientID.
+// toRows converts w into the rows that store it under clientID, passwords
+// not yet sealed: they are sealed to the webhook's key (sealRows), which a
+// new webhook has only once its row exists.
 func (s *Store) toRows(clientID string, w *webhooks.Webhook) (webhookRow, []overrideRow) {
 	events := make(pq.StringArray, len(w.MatchingEvents))
 	for i, name := range w.MatchingEvents {
 		events[i] = string(name)
 	}
 	row := webhookRow{
-		ClientID:        clientID,
-		ID:              w.ID,
-		MatchingEvents:  events,
-		URL:             w.URL,
-		AuthType:        string(w.Auth.Type),
-		AuthUsername:    w.Auth.Username,
-		AuthPasswordEnc: s.seal(clientID, w.Auth.Password),
-		Active:          w.Active,
+		ClientID:       clientID,
+		ID:             w.ID,
+		MatchingEvents: events,
+		URL:            w.URL,
+		AuthType:       string(w.Auth.Type),
+		AuthUsername:   w.Auth.Username,
+		Active:         w.Active,
 	}
 	overrides := make([]overrideRow, len(w.PerOfficeOverrides))
 	for i, o := range w.PerOfficeOverrides {
@@ -94,11 +148,23 @@ func (s *Store) toRows(clientID string, w *webhooks.Webhook) (webhookRow, []over
 		if o.Auth != nil {
 			authType := string(o.Auth.Type)
 			r.AuthType, r.AuthUsername = &authType, &o.Auth.Username
-			r.AuthPasswordEnc = s.seal(clientID, o.Auth.Password)
 		}
 		overrides[i] = r
 	}
 	return row, overrides
+}
+
+// sealRows seals the passwords of w into row and overrides (made from w by
+// toRows), bound to the webhook key.
+func (s *Store) sealRows(key int64, w *webhooks.Webhook, row *webhookRow, overrides []overrideRow) {
+	row.Key = key
+	row.AuthPasswordEnc = s.seal(w.Auth.Password, passwordAAD(row.ClientID, key))
+	for i, o := range w.PerOfficeOverrides {
+		overrides[i].WebhookKey = key
+		if o.Auth != nil {
+			overrides[i].AuthPasswordEnc = s.seal(o.Auth.Password, officePasswordAAD(row.ClientID, key, o.OfficeID))
+		}
+	}
 }
 
 // collect groups joined rows, ordered by webhook then override position,
@@ -119,7 +185,7 @@ func (s *Store) collect(rows []joinedRow) ([]webhooks.Webhook, error) {
 		w := &out[len(out)-1]
 		o := webhooks.OfficeOverride{OfficeID: *r.OfficeID, URL: r.OverrideURL, Active: r.OverrideActive}
 		if r.OverrideAuthType != nil {
-			password, err := s.open(r.ClientID, r.OverridePasswordEnc)
+			password, _, err := s.open(r.OverridePasswordEnc, officePasswordAAD(r.ClientID, r.Key, o.OfficeID), r.ClientID)
 			if err != nil {
 				return nil, fmt.Errorf("webhook %s office %s: %w", r.ID, o.OfficeID, err)
 			}
@@ -134,7 +200,7 @@ func (s *Store) collect(rows []joinedRow) ([]webhooks.Webhook, error) {
 }
 
 func (s *Store) toWebhook(r webhookRow) (webhooks.Webhook, error) {
-	password, err := s.open(r.ClientID, r.AuthPasswordEnc)
+	password, _, err := s.open(r.AuthPasswordEnc, passwordAAD(r.ClientID, r.Key), r.ClientID)
 	if err != nil {
 		return webhooks.Webhook{}, fmt.Errorf("webhook %s: %w", r.ID, err)
 	}
@@ -168,10 +234,14 @@ FROM webhooks w
 LEFT JOIN webhook_office_overrides o ON o.webhook_key = w.key
 `
 
+// insertWebhookQuery leaves auth_password_enc NULL: setSealedQuery sets it
+// once the key is known.
 const insertWebhookQuery = `
 INSERT INTO webhooks (client_id, id, matching_events, url, auth_type, auth_username, auth_password_enc, active)
-VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, :auth_password_enc, :active)
+VALUES (:client_id, :id, :matching_events, :url, :auth_type, :auth_username, NULL, :active)
 RETURNING key, created_at, updated_at`
+
+const setSealedQuery = `UPDATE webhooks SET auth_password_enc = $2, signing_secret_enc = $3 WHERE key = $1`
 
 // CreateWebhook stores w with its overrides and sets w.Key, w.Created and
 // w.Updated; ErrConflict when the client already has a webhook w.ID.
@@ -193,13 +263,14 @@ func (s *Store) CreateWebhook(ctx context.Context, w *webhooks.Webhook) error {
 	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&row.Key, &row.CreatedAt, &row.UpdatedAt); err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
 	}
-	// Every webhook is created with its signing secret (SPEC 11), sealed
-	// to its key, which exists only once the row does.
+	// The password and the signing secret every webhook is created with
+	// (SPEC 11) are sealed to its key, which exists only once the row does.
+	s.sealRows(row.Key, w, &row, overrides)
 	sealed := s.cipher.Seal([]byte(webhooks.NewSigningSecret()), signingAAD(w.ClientID, row.Key))
-	if _, err := tx.ExecContext(ctx, setSecretQuery, row.Key, sealed); err != nil {
+	if _, err := tx.ExecContext(ctx, setSealedQuery, row.Key, row.AuthPasswordEnc, sealed); err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, translate(err))
 	}
-	if err := insertOverrides(ctx, tx, row.Key, overrides); err != nil {
+	if err := insertOverrides(ctx, tx, overrides); err != nil {
 		return fmt.Errorf("create webhook %s: %w", w.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -217,12 +288,9 @@ VALUES (:webhook_key, :position, :office_id, :url, :auth_type, :auth_username, :
 // parameters (8 per row) however many overrides a 1 MiB body holds.
 const overridesPerInsert = 1000
 
-// insertOverrides adds the overrides of the webhook key inside the caller's
+// insertOverrides adds overrides, sealed by sealRows, inside the caller's
 // transaction, many rows per statement rather than one round trip each.
-func insertOverrides(ctx context.Context, tx *sqlx.Tx, key int64, overrides []overrideRow) error {
-	for i := range overrides {
-		overrides[i].WebhookKey = key
-	}
+func insertOverrides(ctx context.Context, tx *sqlx.Tx, overrides []overrideRow) error {
 	for chunk := range slices.Chunk(overrides, overridesPerInsert) {
 		if _, err := tx.NamedExecContext(ctx, insertOverridesQuery, chunk); err != nil {
 			return fmt.Errorf("insert office overrides: %w", translate(err))
@@ -334,8 +402,12 @@ UPDATE webhooks
 SET id = :id, matching_events = :matching_events, url = :url, auth_type = :auth_type,
     auth_username = :auth_username, auth_password_enc = :auth_password_enc, active = :active,
     updated_at = now()
-WHERE client_id = :client_id AND id = :current_id
-RETURNING key, created_at, updated_at`
+WHERE key = :key AND client_id = :client_id
+RETURNING created_at, updated_at`
+
+// lockWebhookQuery finds the key that UpdateWebhook seals to, and holds the
+// row until the update commits.
+const lockWebhookQuery = `SELECT key FROM webhooks WHERE client_id = $1 AND id = $2 FOR UPDATE`
 
 const deleteOverridesQuery = `DELETE FROM webhook_office_overrides WHERE webhook_key = $1`
 
@@ -346,28 +418,31 @@ const deleteOverridesQuery = `DELETE FROM webhook_office_overrides WHERE webhook
 // w.ID is taken (and then nothing changes).
 func (s *Store) UpdateWebhook(ctx context.Context, clientID, currentID string, w *webhooks.Webhook) error {
 	row, overrides := s.toRows(clientID, w)
-	arg := struct {
-		webhookRow
-		CurrentID string `db:"current_id"`
-	}{row, currentID}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
 	}
 	// Rolling back after Commit is a no-op.
 	defer func() { _ = tx.Rollback() }()
-	query, args, err := tx.BindNamed(updateWebhookQuery, arg)
+	var key int64
+	if err := tx.GetContext(ctx, &key, lockWebhookQuery, clientID, currentID); err != nil {
+		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
+	}
+	// Every password is sealed afresh, which also moves a row sealed the
+	// legacy way (to its client alone) to the row-bound additional data.
+	s.sealRows(key, w, &row, overrides)
+	query, args, err := tx.BindNamed(updateWebhookQuery, row)
 	if err != nil {
 		return fmt.Errorf("update webhook %s: %w", currentID, err)
 	}
-	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&row.Key, &row.CreatedAt, &row.UpdatedAt); err != nil {
+	if err := tx.QueryRowxContext(ctx, query, args...).Scan(&row.CreatedAt, &row.UpdatedAt); err != nil {
 		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
 	}
 	// Overrides are replaced as a whole, like the rest of the webhook.
 	if _, err := tx.ExecContext(ctx, deleteOverridesQuery, row.Key); err != nil {
 		return fmt.Errorf("update webhook %s: %w", currentID, translate(err))
 	}
-	if err := insertOverrides(ctx, tx, row.Key, overrides); err != nil {
+	if err := insertOverrides(ctx, tx, overrides); err != nil {
 		return fmt.Errorf("update webhook %s: %w", currentID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -394,4 +469,112 @@ func (s *Store) DeleteWebhook(ctx context.Context, clientID, id string) error {
 		return fmt.Errorf("delete webhook %s: %w", id, webhooks.ErrNotFound)
 	}
 	return nil
+}
+
+// resealBatch is how many rows ResealLegacyPasswords reads at a time.
+const resealBatch = 500
+
+const legacyWebhookPasswordsQuery = `
+SELECT key, client_id, auth_password_enc FROM webhooks
+WHERE key > $1 AND auth_password_enc IS NOT NULL
+ORDER BY key LIMIT $2`
+
+const resealWebhookPasswordQuery = `
+UPDATE webhooks SET auth_password_enc = $3 WHERE key = $1 AND auth_password_enc = $2`
+
+const legacyOfficePasswordsQuery = `
+SELECT o.webhook_key, o.office_id, w.client_id, o.auth_password_enc
+FROM webhook_office_overrides o JOIN webhooks w ON w.key = o.webhook_key
+WHERE (o.webhook_key, o.office_id) > ($1, $2) AND o.auth_password_enc IS NOT NULL
+ORDER BY o.webhook_key, o.office_id LIMIT $3`
+
+const resealOfficePasswordQuery = `
+UPDATE webhook_office_overrides SET auth_password_enc = $4
+WHERE webhook_key = $1 AND office_id = $2 AND auth_password_enc = $3`
+
+// ResealLegacyPasswords seals to their row the receiver passwords still
+// sealed to their client alone (written before passwords were bound to their
+// row), which a write of their webhook would otherwise do, so that none can
+// be moved to another row of its client any more. It returns how many it
+// re-sealed. A password that opens with neither additional data is left as
+// it is (reads report it ErrUndecryptable); one already bound is not
+// touched. It may run beside the API and the worker, and again: a row is
+// replaced only while it still holds the ciphertext that was read.
+//
+// It cannot tell a legacy ciphertext copied to another row of its client
+// before it ran from one written there: that is what binding to the row now
+// prevents.
+func (s *Store) ResealLegacyPasswords(ctx context.Context) (int, error) {
+	n := 0
+	for after := int64(0); ; {
+		var rows []struct {
+			Key      int64  `db:"key"`
+			ClientID string `db:"client_id"`
+			Enc      []byte `db:"auth_password_enc"`
+		}
+		if err := s.db.SelectContext(ctx, &rows, legacyWebhookPasswordsQuery, after, resealBatch); err != nil {
+			return n, fmt.Errorf("reseal passwords: %w", translate(err))
+		}
+		for _, r := range rows {
+			after = r.Key
+			aad := passwordAAD(r.ClientID, r.Key)
+			password, legacy, err := s.open(r.Enc, aad, r.ClientID)
+			if err != nil || !legacy {
+				continue
+			}
+			ok, err := s.exec(ctx, resealWebhookPasswordQuery, r.Key, r.Enc, s.seal(password, aad))
+			if err != nil {
+				return n, fmt.Errorf("reseal password of webhook %d: %w", r.Key, err)
+			}
+			if ok {
+				n++
+			}
+		}
+		if len(rows) < resealBatch {
+			break
+		}
+	}
+	for afterKey, afterOffice := int64(0), ""; ; {
+		var rows []struct {
+			Key      int64  `db:"webhook_key"`
+			OfficeID string `db:"office_id"`
+			ClientID string `db:"client_id"`
+			Enc      []byte `db:"auth_password_enc"`
+		}
+		if err := s.db.SelectContext(ctx, &rows, legacyOfficePasswordsQuery, afterKey, afterOffice, resealBatch); err != nil {
+			return n, fmt.Errorf("reseal passwords: %w", translate(err))
+		}
+		for _, r := range rows {
+			afterKey, afterOffice = r.Key, r.OfficeID
+			aad := officePasswordAAD(r.ClientID, r.Key, r.OfficeID)
+			password, legacy, err := s.open(r.Enc, aad, r.ClientID)
+			if err != nil || !legacy {
+				continue
+			}
+			ok, err := s.exec(ctx, resealOfficePasswordQuery, r.Key, r.OfficeID, r.Enc, s.seal(password, aad))
+			if err != nil {
+				return n, fmt.Errorf("reseal password of webhook %d office %s: %w", r.Key, r.OfficeID, err)
+			}
+			if ok {
+				n++
+			}
+		}
+		if len(rows) < resealBatch {
+			break
+		}
+	}
+	return n, nil
+}
+
+// exec runs query and reports whether it changed a row.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (bool, error) {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, translate(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, translate(err)
+	}
+	return n > 0, nil
 }
