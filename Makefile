@@ -4,12 +4,21 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run test bench build postgres fuzz lint
+.PHONY: run cluster test bench build postgres fuzz lint
 
 ## run: PostgreSQL, an embedded Temporal dev server + Web UI, the worker and the API
 run: postgres
 	$(GO) build -o bin/devstack ./cmd/devstack
 	./bin/devstack
+
+## cluster: the production shape as separate processes (docker-compose.yml
+## without Docker): Temporal on PostgreSQL with its Web UI, the API, two workers
+cluster: postgres
+	$(GO) build -o bin/ ./cmd/webhooks ./cmd/cluster
+	$(GO) build -o bin/temporal-server go.temporal.io/server/cmd/server
+	$(GO) build -o bin/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+	$(GO) build -o bin/temporal-ui github.com/temporalio/ui-server/v2/cmd/server
+	./bin/cluster
 
 ## test: every test against the real PostgreSQL and an embedded Temporal server, with -race
 test: postgres

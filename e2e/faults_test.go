@@ -15,7 +15,10 @@ import (
 
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/db/dbtest"
+	"github.com/ocelot/webhooks/internal/app"
+	"github.com/ocelot/webhooks/internal/metrics"
 	"github.com/ocelot/webhooks/internal/stack"
+	"github.com/ocelot/webhooks/worker"
 	"github.com/ocelot/webhooks/workflows"
 )
 
@@ -190,5 +193,93 @@ func TestIngestWhilePostgresIsCut(t *testing.T) {
 	}
 	if got := rcv.countOf(eventID); got != 1 {
 		t.Errorf("receiver got the event %d times, want once", got)
+	}
+}
+
+// PostgreSQL cut from the worker (the API still reaches it, so events are
+// accepted) while an event is being resolved, while a POST is in flight
+// (its log write fails) and while a delivery waits for its retry: each
+// step fails and is retried by Temporal until PostgreSQL is back, then
+// every event is delivered. A POST whose log write failed is made again
+// (at-least-once); duplicates are counted.
+func TestPostgresCutFromTheWorker(t *testing.T) {
+	databaseURL := dbtest.URL(t)
+	direct, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, direct.Host)
+	viaProxy := *direct
+	viaProxy.Host = proxy.addr
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cipher, err := db.NewCipher(dbtest.TestKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(u string) *db.Store {
+		conn, err := db.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return db.NewStore(conn, cipher)
+	}
+	cfg := testConfig(0, 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond)
+	e := startWith(t, cfg, open(databaseURL), stack.Options{NoWorker: true})
+	w := worker.New(e.stack.Client, app.Activities(cfg, open(viaProxy.String()), metrics.New()), worker.Options{})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	clientID, key := e.client("acme")
+	held := newAnswering(t, 200)
+	held.hold = make(chan struct{})
+	flaky := newReceiver(t)
+	flaky.failFirst = true
+	plain := newReceiver(t)
+	e.createWebhook(clientID, key, hookBody("held", held.URL, "OutboundSms.delivered"))
+	e.createWebhook(clientID, key, hookBody("flaky", flaky.URL, "PhoneNumber.optedOut"))
+	e.createWebhook(clientID, key, hookBody("plain", plain.URL, "PhoneNumber.optedIn"))
+
+	// A POST in flight and a delivery waiting for its retry when the cut
+	// comes.
+	inFlight := e.ingest(clientID, "", map[string]any{"name": "OutboundSms.delivered", "to": "+1", "from": "+2", "triggerType": "Outbound", "message": "m"})
+	waiting := e.ingest(clientID, "", map[string]any{"name": "PhoneNumber.optedOut", "phoneNumber": "+1", "triggerType": "Inbound"})
+	waitFor(t, "the POST held and the first attempt failed", func() bool {
+		return len(held.requests()) == 1 && len(flaky.requests()) == 1
+	})
+	proxy.cut()
+	cutAt := time.Now()
+	close(held.hold) // the answer arrives; logging it fails
+	// Accepted while the worker cannot resolve it.
+	resolving := e.ingest(clientID, "", map[string]any{"name": "PhoneNumber.optedIn", "phoneNumber": "+1", "triggerType": "Inbound"})
+	time.Sleep(3 * time.Second)
+	if n := len(plain.requests()); n != 0 {
+		t.Errorf("the event resolved while PostgreSQL was cut reached its receiver %d times", n)
+	}
+	proxy.restore()
+
+	tl := tally{}
+	for _, c := range []struct {
+		a   accepted
+		rcv func(string) int
+	}{{inFlight, func(id string) int { return countHeader(held.requests(), id) }}, {waiting, flaky.countOf}, {resolving, plain.countOf}} {
+		r := e.result(c.a.WorkflowID)
+		n := c.rcv(c.a.EventID)
+		tl.sent += n
+		if len(r.Deliveries) != 1 || r.Deliveries[0].State != workflows.StateDelivered {
+			tl.lost++
+			t.Errorf("event %s: got %s, want delivered", c.a.EventID, states(r))
+			continue
+		}
+		tl.delivered++
+		tl.duplicated += n - r.Deliveries[0].Attempts
+	}
+	t.Logf("PostgreSQL cut from the worker for 3 s (during resolution, a POST's log write and a retry wait): %s; all delivered %.1fs after the cut", tl, time.Since(cutAt).Seconds())
+	list := e.deliveries(clientID, key, "held", "")
+	if len(list) != 1 || list[0].State != "delivered" {
+		t.Fatalf("log of held: got %+v, want one delivered delivery", list)
 	}
 }

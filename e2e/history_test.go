@@ -23,9 +23,11 @@ import (
 // re-recorded: running workflows of those versions must keep replaying.
 var recordHistories = flag.Bool("record-histories", false, "write the histories of the main paths to workflows/testdata/"+corpusDir)
 
-// corpusDir holds the corpus of the delivery-log version, recorded with the
-// payload codec under the test key of testPayloadKeys.
-const corpusDir = "delivery-log"
+// corpusDir holds the corpus of the current shape (workflows.ShapeUnmarked:
+// the delivery-log path without a version marker), recorded with the
+// payload codec under the test key of testPayloadKeys. delivery-log/ holds
+// that of the version-marked path before it.
+const corpusDir = "unmarked"
 
 // TestMainPathHistories runs the main delivery paths on the real server and
 // checks each ends as expected; with -record-histories it saves their

@@ -92,7 +92,12 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if err != nil {
 		return DeliverEventResult{}, fmt.Errorf("set query handler: %w", err)
 	}
-	logged := workflow.GetVersion(ctx, deliveryLogChange, workflow.DefaultVersion, deliveryLogVersion) == deliveryLogVersion
+	// A workflow started with ShapeUnmarked takes the delivery-log path
+	// without a version marker. Should a worker of the previous release run
+	// it, that worker records the marker and takes the same path; replay
+	// here skips a version marker no GetVersion call asks for.
+	logged := in.Shape >= ShapeUnmarked ||
+		workflow.GetVersion(ctx, deliveryLogChange, workflow.DefaultVersion, deliveryLogVersion) == deliveryLogVersion
 
 	// Resolving is one short database read, so it runs as a local activity:
 	// inside the first workflow task, with its result recorded as a marker,

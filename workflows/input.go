@@ -39,7 +39,18 @@ type DeliverEventInput struct {
 	// Resend, when set, makes this workflow a resend (SPEC 10) of one
 	// delivery: no resolution, one delivery to that webhook.
 	Resend *Resend `json:",omitempty"`
+	// Shape is the code path the workflow was started for, fixed in its
+	// history with the input. Zero (inputs of earlier versions) asks
+	// workflow.GetVersion, as those workflows did; ShapeUnmarked and later
+	// need no version marker, which saves two history events and a
+	// visibility write per event (docs/design.md).
+	Shape int `json:",omitempty"`
 }
+
+// ShapeUnmarked is the delivery-log path (version 1 of the delivery-log
+// change) chosen by the input rather than by a version marker. The starter
+// sets it on every new workflow.
+const ShapeUnmarked = 2
 
 // Resend names the new delivery a resend workflow makes; the API logged it
 // (pending) before starting the workflow.

@@ -2,11 +2,13 @@ package workflows_test
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -26,7 +28,9 @@ import (
 // testdata/*.json is the corpus of the first version (plain payloads,
 // durations in nanoseconds); testdata/delivery-log/*.json that of the
 // delivery-log version, its payloads encrypted by the codec under the e2e
-// tests' key. Both must replay: workflows of either may be running.
+// tests' key; testdata/unmarked/*.json that of workflows.ShapeUnmarked,
+// the same path chosen by the input instead of a version marker. All must
+// replay: workflows of each may be running.
 func histories(t *testing.T, pattern string, atLeast int) []string {
 	files, err := filepath.Glob(filepath.Join("testdata", pattern))
 	if err != nil {
@@ -49,7 +53,9 @@ func e2eDataConverter(t *testing.T) converter.DataConverter {
 }
 
 func TestReplayRecordedHistories(t *testing.T) {
-	files := append(histories(t, "*.json", 6), histories(t, "delivery-log/*.json", 6)...)
+	files := histories(t, "*.json", 6)
+	files = append(files, histories(t, "delivery-log/*.json", 6)...)
+	files = append(files, histories(t, "unmarked/*.json", 6)...)
 	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
 			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: e2eDataConverter(t)})
@@ -82,5 +88,48 @@ func TestReplayFailsForAChangedWorkflow(t *testing.T) {
 	// TMPRL1100 is the SDK's code for a nondeterminism error.
 	if !strings.Contains(err.Error(), "TMPRL1100") && !strings.Contains(strings.ToLower(err.Error()), "nondetermin") {
 		t.Errorf("got %v, want a nondeterminism error", err)
+	}
+}
+
+// TestReplayUnmarkedInputRunByThePreviousRelease: during a rolling deploy a
+// new API starts ShapeUnmarked workflows that a worker of the previous
+// release may run; that worker calls GetVersion and records the version
+// marker. The new code, which asks no version for that shape, must replay
+// such a history. The delivery-log corpus with ShapeUnmarked written into
+// its inputs is exactly that history.
+func TestReplayUnmarkedInputRunByThePreviousRelease(t *testing.T) {
+	dc := e2eDataConverter(t)
+	for _, file := range histories(t, "delivery-log/*.json", 6) {
+		t.Run(file, func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			started := history.Events[0].GetWorkflowExecutionStartedEventAttributes()
+			var in workflows.DeliverEventInput
+			if err := dc.FromPayload(started.Input.Payloads[0], &in); err != nil {
+				t.Fatal(err)
+			}
+			if in.Shape != 0 {
+				t.Fatalf("recorded input has Shape %d, want 0", in.Shape)
+			}
+			in.Shape = workflows.ShapeUnmarked
+			if started.Input.Payloads[0], err = dc.ToPayload(in); err != nil {
+				t.Fatal(err)
+			}
+			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: dc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			replayer.RegisterWorkflow(workflows.DeliverEvent)
+			if err := replayer.ReplayWorkflowHistory(nil, history); err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+		})
 	}
 }

@@ -50,6 +50,7 @@ func (s *Starter) StartResend(ctx context.Context, in DeliverEventInput) (string
 }
 
 func (s *Starter) start(ctx context.Context, id string, in DeliverEventInput) (string, error) {
+	in.Shape = ShapeUnmarked
 	attrs := []temporal.SearchAttributeUpdate{
 		ClientIDKey.ValueSet(in.ClientID),
 		EventNameKey.ValueSet(in.EventName),

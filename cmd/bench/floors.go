@@ -18,20 +18,29 @@ import (
 	"github.com/ocelot/webhooks/internal/config"
 )
 
-// floorQueue keeps the floor's workflows away from the service's worker.
-const floorQueue = "bench-floor"
+// The floors' task queues keep their workflows away from the service's
+// worker.
+const (
+	floorQueue      = "bench-floor"
+	eagerFloorQueue = "bench-eager-floor"
+)
+
+// floorWorker returns a worker on queue with the options worker.New gets
+// from the worker command.
+func (e *env) floorWorker(s settings, queue string) sdkworker.Worker {
+	return sdkworker.New(e.temporal, queue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: s.Activities,
+		MaxConcurrentActivityTaskPollers:   config.DefaultWorkerPollers,
+		MaxConcurrentWorkflowTaskPollers:   config.DefaultWorkerPollers,
+	})
+}
 
 // temporalFloor is the fastest the same Temporal server and worker settings
 // go: a workflow that runs one no-op activity, started by as many producers
 // as the closed loop has. The activity stamps its arrival as a receiver
 // does, so the figures compare one to one.
 func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
-	// The same options as worker.New gets from the worker command.
-	w := sdkworker.New(e.temporal, floorQueue, sdkworker.Options{
-		MaxConcurrentActivityExecutionSize: s.Activities,
-		MaxConcurrentActivityTaskPollers:   config.DefaultWorkerPollers,
-		MaxConcurrentWorkflowTaskPollers:   config.DefaultWorkerPollers,
-	})
+	w := e.floorWorker(s, floorQueue)
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})
 	w.RegisterActivityWithOptions(func(ctx context.Context) error {
 		if t := e.recv.current.Load(); t != nil {
@@ -55,15 +64,52 @@ func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n in
 	// The no-op activity stamps its arrival when it starts; keep the worker
 	// until every floor workflow has also closed, or stopping it strands
 	// them open (and the history sampling below waits for them).
-	for _, id := range p.eventIDs {
+	return p, e.waitClosed(ctx, p.eventIDs)
+}
+
+// waitClosed waits for each workflow of ids to close.
+func (e *env) waitClosed(ctx context.Context, ids []string) error {
+	for _, id := range ids {
 		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("floor workflow %s did not close: %w", id, err)
+			return fmt.Errorf("floor workflow %s did not close: %w", id, err)
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// eagerFloor is the fastest a workflow goes on the same Temporal server: an
+// empty one (no activity), started with eager workflow start by a worker in
+// the starter's process, so that its only workflow task comes back in the
+// answer to the start instead of through matching. The workflow stamps its
+// arrival when its task runs.
+func (e *env) eagerFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
+	w := e.floorWorker(s, eagerFloorQueue)
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		// A side effect in workflow code, harmless here: the stamp is
+		// skipped on replay and a repeat would count as a duplicate.
+		if t := e.recv.current.Load(); t != nil && !workflow.IsReplaying(ctx) {
+			t.arrive(workflow.GetInfo(ctx).WorkflowExecution.ID, 0, time.Now())
+		}
+		return nil
+	}, workflow.RegisterOptions{Name: "BenchEagerFloor"})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start eager floor worker: %w", err)
+	}
+	defer w.Stop()
+	start := func(ctx context.Context, id string) error {
+		// Eager start needs the worker on the same client, as here.
+		_, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: eagerFloorQueue, EnableEagerStart: true}, "BenchEagerFloor")
+		return err
+	}
+	p, err := e.closed(ctx, out, "eager floor", 1, n, s, start)
+	if err != nil {
+		return nil, err
+	}
+	p.Kind = "eager floor"
+	return p, e.waitClosed(ctx, p.eventIDs)
 }
 
 func floorWorkflow(ctx workflow.Context) error {
@@ -78,7 +124,7 @@ func (e *env) httpFloor(ctx context.Context, s settings, out io.Writer, n int) (
 	c := activities.NewHTTPClient(activities.HTTPOptions{
 		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	})
-	url := e.recv.URL + "/floor/0"
+	url := e.recv.localURL + "/floor/0"
 	post := func(ctx context.Context, id string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(eventJSON(id)))
 		if err != nil {

@@ -46,18 +46,20 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	}
 	r.add(f1)
 	// The floors run right after the closed loop they are compared with,
-	// on the same Temporal database, count and concurrency.
-	if e.server != nil {
-		floor, err := e.temporalFloor(ctx, s, out, f1.Events)
-		if err != nil {
-			return err
-		}
-		r.add(floor)
-		if floor, err = e.httpFloor(ctx, s, out, f1.Events); err != nil {
-			return err
-		}
-		r.add(floor)
+	// on the same Temporal server, count and concurrency.
+	floor, err := e.temporalFloor(ctx, s, out, f1.Events)
+	if err != nil {
+		return err
 	}
+	r.add(floor)
+	if floor, err = e.eagerFloor(ctx, s, out, f1.Events); err != nil {
+		return err
+	}
+	r.add(floor)
+	if floor, err = e.httpFloor(ctx, s, out, f1.Events); err != nil {
+		return err
+	}
+	r.add(floor)
 	rate := s.Rate
 	if rate <= 0 {
 		rate = f1.EventsPerSec / 2
@@ -79,12 +81,33 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 		}
 		r.add(open)
 	}
+	// Fixed rates at fan-out 1, lowest first: past the first rate that
+	// does not keep up, higher ones only queue longer.
+	for _, rate := range s.Rates {
+		p, err := e.open(ctx, out, fmt.Sprintf("open f1 at %g/s", rate), 1, rate, s.RateDuration, ingest.to(e.clients[1]))
+		if err != nil {
+			return err
+		}
+		p.Kind = "rate"
+		r.add(p)
+		if !p.Open.KeptUp {
+			fmt.Fprintf(out, "bench: %s did not keep up; higher rates skipped\n", p.Name)
+			break
+		}
+	}
+	// Last: the black-holed attempts still hold the worker's slots until
+	// their timeout after the phase.
+	if s.NoisyRate > 0 {
+		if err := e.noisy(ctx, out, s, r, ingest); err != nil {
+			return err
+		}
+	}
 	for _, p := range r.Phases {
 		var ids []string
 		switch p.Kind {
 		case "closed":
 			ids = workflowIDs(e.clients[p.Fanout], p.eventIDs)
-		case "temporal floor":
+		case "temporal floor", "eager floor":
 			ids = workflowIDs("", p.eventIDs) // the event id is the workflow id
 		default:
 			continue
@@ -129,37 +152,107 @@ func (e *env) open(ctx context.Context, out io.Writer, name string, fanout int, 
 	t := newTracker(name, fanout)
 	prefix := e.runID + "-" + sanitize(name)
 	rate = max(rate, 0.1) // a floor for a rate derived from a tiny closed loop
-	n := max(2, int(rate*d.Seconds()+0.5))
-	interval := time.Duration(float64(time.Second) / rate)
-	p, err := e.phase(ctx, out, t, "open", n, func() {
-		sem := make(chan struct{}, maxInFlight)
-		var wg sync.WaitGroup
-		start := time.Now()
-		for i := range n {
-			if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
-			sem <- struct{}{}
+	p, err := e.phase(ctx, out, t, "open", scheduled(rate, d), func() {
+		schedule(ctx, rate, d, func(i int) {
 			id := fmt.Sprintf("%s-%06d", prefix, i)
-			wg.Go(func() {
-				defer func() { <-sem }()
-				_ = t.send(ctx, id, func(ctx context.Context) error { return send(ctx, id) })
-			})
-		}
-		wg.Wait()
+			_ = t.send(ctx, id, func(ctx context.Context) error { return send(ctx, id) })
+		})
 	})
 	if p != nil {
 		// Kept up: the API took the schedule (95 % allows for timer
-		// slack), and when it ended no more than a second's worth of
-		// events (at least one) was still on its way: no backlog built up.
+		// slack), and every event was delivered within -max-drain of the
+		// last answer: no backlog built up.
 		p.Open.TargetRate = rate
-		p.Open.KeptUp = p.Open.AchievedRate >= 0.95*rate && float64(p.Open.BacklogAtEnd) <= max(1, rate)
+		p.Open.KeptUp = p.Open.AchievedRate >= 0.95*rate && p.Open.DrainMs <= ms(e.maxDrain)
 	}
 	return p, err
+}
+
+// scheduled is how many events a schedule of rate per second for d sends.
+func scheduled(rate float64, d time.Duration) int {
+	return max(2, int(rate*d.Seconds()+0.5))
+}
+
+// schedule calls send(i) for each event of a schedule of rate per second
+// for d, each in its own goroutine, at most maxInFlight at a time, and
+// returns when all returned.
+func schedule(ctx context.Context, rate float64, d time.Duration, send func(i int)) {
+	interval := time.Duration(float64(time.Second) / rate)
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range scheduled(rate, d) {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			send(i)
+		})
+	}
+	wg.Wait()
+}
+
+// noisy is the noisy-neighbour measure (issue 8): the healthy half of
+// -noisy-rate alone ("noisy baseline"), then the same healthy schedule with
+// as many events again to the black-holed webhook ("noisy"), whose every
+// attempt costs the worker DELIVERY_TIMEOUT. Only the healthy events are
+// tracked; the black-holed workflows are terminated after the phase.
+func (e *env) noisy(ctx context.Context, out io.Writer, s settings, r *report, ingest *producer) error {
+	healthy := s.NoisyRate / 2
+	base, err := e.open(ctx, out, "noisy baseline", 1, healthy, s.NoisyDuration, ingest.to(e.clients[1]))
+	if err != nil {
+		return err
+	}
+	base.Kind = "noisy"
+	r.add(base)
+
+	blackhole := ingest.to(e.blackholeClient)
+	prefix := e.runID + "-noisy-blackhole"
+	attempts := e.recv.blackholed.Load()
+	var accepted []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		schedule(ctx, healthy, s.NoisyDuration, func(i int) {
+			id := fmt.Sprintf("%s-%06d", prefix, i)
+			if blackhole(ctx, id) == nil {
+				mu.Lock()
+				accepted = append(accepted, id)
+				mu.Unlock()
+			}
+		})
+	})
+	p, err := e.open(ctx, out, "noisy", 1, healthy, s.NoisyDuration, ingest.to(e.clients[1]))
+	wg.Wait()
+	attempts = e.recv.blackholed.Load() - attempts
+	// Stop the black-holed workflows' retries (with -target they would go
+	// on for the target's whole retry schedule).
+	for _, id := range accepted {
+		_ = e.temporal.TerminateWorkflow(ctx, workflows.WorkflowID(e.blackholeClient, id), "", "bench: noisy neighbour done")
+	}
+	if err != nil {
+		return err
+	}
+	p.Kind = "noisy"
+	r.add(p)
+	r.Noisy = &noisyResult{
+		HealthyRate:       healthy,
+		BlackholedRate:    healthy,
+		BlackholedEvents:  len(accepted),
+		BlackholeAttempts: attempts,
+		BaselineP99:       base.Latency.P99,
+		NoisyP99:          p.Latency.P99,
+	}
+	if base.Latency.P99 > 0 {
+		r.Noisy.Ratio = p.Latency.P99 / base.Latency.P99
+	}
+	return nil
 }
 
 // phase makes t the receivers' current phase, drives the load, waits for
@@ -167,22 +260,23 @@ func (e *env) open(ctx context.Context, out io.Writer, name string, fanout int, 
 func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string, n int, drive func()) (*phaseResult, error) {
 	e.recv.current.Store(t)
 	defer e.recv.current.Store(nil)
-	mem := startSampler(e.api, e.worker)
-	cpuBefore := cpuTimes(e.api, e.worker)
+	mem := e.startSampler()
+	cpuBefore := e.cpuTimes()
 	stopProgress := showProgress(out, t, n)
 	drive()
 	scheduleEnd, atEnd := time.Now(), t.progress()
 	err := t.waitDelivered(ctx, stall)
 	stopProgress()
 	rss := mem.stop()
-	cpuAfter := cpuTimes(e.api, e.worker)
+	cpuAfter := e.cpuTimes()
 	if err != nil {
 		return nil, err
 	}
 	p := t.result(kind)
 	perEvent := func(i int) float64 { return ms(cpuAfter[i]-cpuBefore[i]) / float64(max(1, p.Events)) }
-	p.CPU = cpuUse{Bench: perEvent(0), API: perEvent(1), Worker: perEvent(2)}
-	p.APIPeakRSS, p.WorkerPeakRSS = rss[0], rss[1]
+	p.CPU = cpuUse{Bench: perEvent(0), Temporal: perEvent(1), API: perEvent(2), Worker: perEvent(3)}
+	p.CPU.Total = p.CPU.Bench + p.CPU.Temporal + p.CPU.API + p.CPU.Worker
+	p.TemporalPeakRSS, p.APIPeakRSS, p.WorkerPeakRSS = rss[0], rss[1], rss[2]
 	if kind == "open" {
 		t.mu.Lock()
 		p.Open = &openLoop{
@@ -313,5 +407,5 @@ func workflowIDs(clientID string, eventIDs []string) []string {
 
 // sanitize turns a phase name into a piece of an event id.
 func sanitize(name string) string {
-	return strings.ReplaceAll(name, " ", "-")
+	return strings.NewReplacer(" ", "-", "/", "-").Replace(name)
 }

@@ -1,11 +1,13 @@
 // Command bench is `make bench`, the load command. It brings up the whole
-// service (an embedded Temporal dev server, the API and the worker as child
+// service (the embedded Temporal dev server, the API and the worker as child
 // processes, a fresh PostgreSQL database, local HTTP receivers) or targets
 // a running one, and measures ingestion, end-to-end delivery at fan-out 1,
-// 10 and 100 in closed and open loop, memory, history size, and two floors
-// (a trivial Temporal workflow, plain HTTP POSTs) on the same machine. The
-// report goes to stdout as Markdown and to a JSON file; docs/performance.md
-// explains every figure.
+// 10 and 100 in closed and open loop, an open loop at fixed rates, a
+// noisy neighbour (half the events to a receiver that never answers), CPU
+// per event of every process, memory, history size, and three floors (a
+// trivial Temporal workflow, an empty eagerly started one, plain HTTP POSTs)
+// on the same machine. The report goes to stdout as Markdown and to a JSON
+// file; docs/performance.md explains every figure.
 package main
 
 import (
@@ -16,8 +18,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ocelot/webhooks/internal/config"
 )
 
 // settings are the flags of one run; they are written into the report so
@@ -29,15 +36,32 @@ type settings struct {
 	Rate         float64       `json:"rate"`
 	ClosedTime   time.Duration `json:"closedTime"`
 	OpenDuration time.Duration `json:"openDuration"`
-	Activities   int           `json:"workerMaxConcurrentActivities"`
-	Out          string        `json:"out"`
-	Target       string        `json:"target,omitempty"`
-	Temporal     string        `json:"temporal,omitempty"`
-	Namespace    string        `json:"namespace"`
-	CPUProfile   string        `json:"cpuProfile,omitempty"`
+	// Rates are the open loop's fixed rates at fan-out 1, each run for
+	// RateDuration; MaxDrain bounds "kept up" (see open).
+	Rates        []float64     `json:"rates"`
+	RateDuration time.Duration `json:"rateDuration"`
+	MaxDrain     time.Duration `json:"maxDrain"`
+	// NoisyRate is the noisy-neighbour phase's total rate, half of it to
+	// the black-holed webhook, for NoisyDuration.
+	NoisyRate       float64       `json:"noisyRate"`
+	NoisyDuration   time.Duration `json:"noisyDuration"`
+	DeliveryTimeout time.Duration `json:"deliveryTimeout"`
+	Activities      int           `json:"workerMaxConcurrentActivities"`
+	Out             string        `json:"out"`
+	Target          string        `json:"target,omitempty"`
+	Temporal        string        `json:"temporal,omitempty"`
+	PIDs            string        `json:"pids,omitempty"`
+	Receivers       string        `json:"receivers"`
+	ReceiversURL    string        `json:"receiversUrl,omitempty"`
+	Namespace       string        `json:"namespace"`
+	CPUProfile      string        `json:"cpuProfile,omitempty"`
 }
 
 func main() {
+	// The bench starts itself again as the Temporal server's process.
+	if os.Getenv(temporalChildEnv) != "" {
+		os.Exit(serveTemporal())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := parseFlags(os.Args[1:])
@@ -52,6 +76,7 @@ func main() {
 
 func parseFlags(args []string) (settings, error) {
 	var s settings
+	var rates string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&s.Smoke, "smoke", false, "a short run (a few hundred events, a few seconds per phase) that checks every event is delivered")
 	fs.IntVar(&s.Events, "events", 1000, "events per closed-loop phase at fan-out 1; fan-out 10 and 100 send events/10 and events/100, so every level makes the same number of deliveries")
@@ -59,23 +84,79 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Concurrency, "concurrency", 8, "concurrent producers (closed loop and floors)")
 	fs.Float64Var(&s.Rate, "rate", 0, "open-loop arrival rate at fan-out 1, events/s; 0 = half the closed-loop sustained rate just measured")
 	fs.DurationVar(&s.OpenDuration, "open-duration", 10*time.Second, "length of each open-loop schedule")
-	fs.IntVar(&s.Activities, "activities", 200, "the worker's WORKER_MAX_CONCURRENT_ACTIVITIES (and the Temporal floor worker's)")
+	fs.StringVar(&rates, "rates", "20,50,100,200", "fixed open-loop rates at fan-out 1, events/s, comma-separated; the list stops at the first rate that does not keep up; empty skips")
+	fs.DurationVar(&s.RateDuration, "rate-duration", 20*time.Second, "length of each fixed-rate schedule")
+	fs.DurationVar(&s.MaxDrain, "max-drain", 2*time.Second, "an open loop kept up when every event was delivered within this long after its last request was answered (and it sent ≥ 95% of its target rate)")
+	fs.Float64Var(&s.NoisyRate, "noisy-rate", 20, "noisy-neighbour phase: total events/s, half to a webhook whose receiver never answers, half to a healthy one; the baseline runs the healthy half alone; 0 skips")
+	fs.DurationVar(&s.NoisyDuration, "noisy-duration", 20*time.Second, "length of each noisy-neighbour schedule (baseline and noisy)")
+	fs.DurationVar(&s.DeliveryTimeout, "delivery-timeout", config.DefaultDeliveryTimeout, "the worker's DELIVERY_TIMEOUT: what every attempt to the black-holed receiver costs (with -target: give the target's value, for the report)")
+	fs.IntVar(&s.Activities, "activities", config.DefaultWorkerActivities, "the worker's WORKER_MAX_CONCURRENT_ACTIVITIES (and the floor workers'; with -target: give the target's value, for the report)")
 	fs.StringVar(&s.Out, "out", "", "JSON report path; default bench-results/bench-<timestamp>.json")
-	fs.StringVar(&s.Target, "target", "", "base URL of a running API (e.g. http://127.0.0.1:8080); skips bringing up the stack, the floors and the memory figures")
-	fs.StringVar(&s.Temporal, "temporal", "", "with -target: the Temporal frontend host:port the service uses")
+	fs.StringVar(&s.Target, "target", "", "base URL of a running API (e.g. http://127.0.0.1:8080), such as the production-shaped docker-compose cluster: every phase runs against it instead of bringing up the stack (the floors' workers run in the bench process against -temporal); needs -temporal, INGEST_PASSWORD and DATABASE_URL")
+	fs.StringVar(&s.Temporal, "temporal", "", "with -target: the Temporal frontend host:port the target uses")
+	fs.StringVar(&s.PIDs, "pids", "", "with -target on the same machine: processes to measure CPU and memory of, e.g. temporal=123,api=456,worker=789 (a name may repeat; its processes are summed)")
+	fs.StringVar(&s.Receivers, "receivers", "127.0.0.1:0", "host:port the receivers listen on (with -target in containers, e.g. 0.0.0.0:9999)")
+	fs.StringVar(&s.ReceiversURL, "receivers-url", "", "base URL the webhooks point at, as the target's worker reaches the receivers (e.g. http://host.docker.internal:9999); default http://<-receivers address>")
 	fs.StringVar(&s.Namespace, "namespace", "default", "Temporal namespace")
-	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the Temporal server, receivers, producers) to this file")
+	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the Temporal server's process to this file (with -target: of the bench process)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
+	var err error
+	if s.Rates, err = parseRates(rates); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -rates:", err)
+		return s, flag.ErrHelp
+	}
 	if s.Smoke {
 		s.Events, s.ClosedTime, s.OpenDuration = 200, 5*time.Second, 3*time.Second
+		s.RateDuration, s.NoisyDuration = 2*time.Second, 3*time.Second
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rates"] {
+			s.Rates = []float64{20, 50}
+		}
 	}
 	if s.Target != "" && s.Temporal == "" {
 		fmt.Fprintln(os.Stderr, "bench: -target needs -temporal")
 		return s, flag.ErrHelp
 	}
+	if _, err := parsePIDs(s.PIDs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -pids:", err)
+		return s, flag.ErrHelp
+	}
 	return s, nil
+}
+
+func parseRates(list string) ([]float64, error) {
+	var rates []float64
+	for f := range strings.SplitSeq(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("%q is not a positive rate", f)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+// parsePIDs reads -pids: name=pid pairs, names among procNames.
+func parsePIDs(list string) (map[string][]int, error) {
+	pids := map[string][]int{}
+	for f := range strings.SplitSeq(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(f, "=")
+		pid, err := strconv.Atoi(value)
+		if err != nil || pid <= 0 || !slices.Contains(procNames, name) {
+			return nil, fmt.Errorf("%q is not name=pid with a name among %v", f, procNames)
+		}
+		pids[name] = append(pids[name], pid)
+	}
+	return pids, nil
 }
 
 // run performs the whole measurement and writes the report; the smoke test
@@ -87,7 +168,7 @@ func run(ctx context.Context, s settings, stdout, progress io.Writer) (*report, 
 	if s.Events < 100 {
 		s.Events = 100 // fan-out 100 needs at least one event
 	}
-	if s.CPUProfile != "" {
+	if s.CPUProfile != "" && s.Target != "" {
 		f, err := os.Create(s.CPUProfile)
 		if err != nil {
 			return nil, err

@@ -16,25 +16,43 @@ import (
 // receiver is the HTTP endpoint every webhook of the run points at:
 // /f<fan-out>/<index> for the service's deliveries, /floor/0 for the HTTP
 // floor. It stamps each arrival with this process's clock, so latencies are
-// differences of one clock, and answers 200 at once.
+// differences of one clock, and answers 200 at once. /blackhole/0, the
+// noisy neighbour's webhook, never answers: it holds each request until the
+// sender gives up (the worker's DELIVERY_TIMEOUT).
 type receiver struct {
-	URL     string
-	srv     *http.Server
-	current atomic.Pointer[tracker]
+	URL string
+	// localURL reaches the receivers from this process (the HTTP floor).
+	localURL string
+	srv      *http.Server
+	current  atomic.Pointer[tracker]
 	// stray counts arrivals of no current phase: a late retry of an earlier
 	// phase would show here, not inflate a phase's figures.
 	stray atomic.Int64
 	// conns counts connections opened to the receivers: far fewer than
 	// deliveries means the worker reuses its connections.
 	conns atomic.Int64
+	// blackholed counts requests to /blackhole/: attempts that each cost
+	// the sender its whole timeout.
+	blackholed atomic.Int64
+	quit       chan struct{} // closed by close, to release held requests
 }
 
-func startReceiver() (*receiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startReceiver listens on addr; the webhooks point at url, or at the
+// listening address when url is "".
+func startReceiver(addr, url string) (*receiver, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{URL: "http://" + ln.Addr().String()}
+	local := *ln.Addr().(*net.TCPAddr) // a copy: the listener's own is shared
+	if local.IP.IsUnspecified() {
+		local.IP = net.IPv4(127, 0, 0, 1)
+	}
+	localURL := "http://" + local.String()
+	if url == "" {
+		url = localURL
+	}
+	r := &receiver{URL: strings.TrimSuffix(url, "/"), localURL: localURL, quit: make(chan struct{})}
 	r.srv = &http.Server{
 		Handler:           http.HandlerFunc(r.handle),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -51,6 +69,16 @@ func startReceiver() (*receiver, error) {
 func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	at := time.Now()
 	_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
+	if strings.HasPrefix(req.URL.Path, "/blackhole/") {
+		// The body is read, so the request's context ends when the sender
+		// closes the connection.
+		r.blackholed.Add(1)
+		select {
+		case <-req.Context().Done():
+		case <-r.quit:
+		}
+		return
+	}
 	index, _ := strconv.Atoi(req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:])
 	t := r.current.Load()
 	if t == nil || !t.arrive(req.Header.Get("webhook-id"), index, at) {
@@ -60,6 +88,7 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *receiver) close() {
+	close(r.quit)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = r.srv.Shutdown(ctx)

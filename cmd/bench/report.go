@@ -14,19 +14,28 @@ import (
 	"time"
 
 	"github.com/ocelot/webhooks"
+	"github.com/ocelot/webhooks/internal/config"
 )
 
 // report is everything one run measured, with what is needed to compare two
 // runs: the machine, the versions and the settings.
 type report struct {
-	Started       time.Time      `json:"started"`
-	DurationS     float64        `json:"durationSeconds"`
-	Machine       machine        `json:"machine"`
-	Versions      versions       `json:"versions"`
-	Settings      settings       `json:"settings"`
-	Phases        []*phaseResult `json:"phases"`
-	Memory        memoryReport   `json:"memory"`
-	StrayArrivals int64          `json:"strayArrivals"`
+	Started   time.Time `json:"started"`
+	DurationS float64   `json:"durationSeconds"`
+	Machine   machine   `json:"machine"`
+	Versions  versions  `json:"versions"`
+	Settings  settings  `json:"settings"`
+	// Headline is the closed loops' and the Temporal floors' cost per
+	// event: CPU of each process and history length.
+	Headline []headline `json:"headline"`
+	// Processes are the PIDs whose CPU and memory were measured, by name
+	// (none for a process of -target not given in -pids).
+	Processes     map[string][]int `json:"processes"`
+	Concurrency   concurrency      `json:"workerConcurrency"`
+	Noisy         *noisyResult     `json:"noisyNeighbour,omitempty"`
+	Phases        []*phaseResult   `json:"phases"`
+	Memory        memoryReport     `json:"memory"`
+	StrayArrivals int64            `json:"strayArrivals"`
 	// ReceiverConns is how many connections the receivers accepted in the
 	// whole run (deliveries and the HTTP floor).
 	ReceiverConns int64  `json:"receiverConnections"`
@@ -53,18 +62,70 @@ type versions struct {
 
 // memoryReport holds peak resident sets (VmHWM) over the whole run.
 type memoryReport struct {
-	APIPeak    int64 `json:"apiPeakRssBytes,omitempty"`
-	WorkerPeak int64 `json:"workerPeakRssBytes,omitempty"`
-	// BenchPeak is this process: the Temporal server, the receivers, the
-	// producers and the floor worker.
+	TemporalPeak int64 `json:"temporalPeakRssBytes,omitempty"`
+	APIPeak      int64 `json:"apiPeakRssBytes,omitempty"`
+	WorkerPeak   int64 `json:"workerPeakRssBytes,omitempty"`
+	// BenchPeak is this process: the receivers, the producers and the
+	// floors' workers.
 	BenchPeak int64 `json:"benchPeakRssBytes"`
+}
+
+// headline is one row of the first table.
+type headline struct {
+	Phase                 string  `json:"phase"`
+	Fanout                int     `json:"fanout"`
+	EventsPerSec          float64 `json:"eventsPerSecond"`
+	CPU                   cpuUse  `json:"cpuMsPerEvent"`
+	HistoryEventsPerEvent float64 `json:"historyEventsPerEvent"`
+	VsTemporalFloor       float64 `json:"vsTemporalFloor,omitempty"`
+	VsEagerFloor          float64 `json:"vsEagerFloor,omitempty"`
+}
+
+// sdkDefaultSlots is the Go SDK's default of MaxConcurrentLocalActivity-
+// ExecutionSize and MaxConcurrentWorkflowTaskExecutionSize
+// (go.temporal.io/sdk/internal/internal_worker.go), which the service's
+// worker leaves as they are (app.WorkerOptions sets neither).
+const sdkDefaultSlots = 1000
+
+// concurrency is what bounds the worker's attempts in flight.
+type concurrency struct {
+	// Source says where the figures come from: the bench's settings of its
+	// own worker, or (-target) the flags, which must match the target's.
+	Source string `json:"source"`
+	// Activities is WORKER_MAX_CONCURRENT_ACTIVITIES: retries (attempts
+	// after the first) in flight.
+	Activities int `json:"maxConcurrentActivities"`
+	// LocalActivities and WorkflowTasks are the SDK's defaults: a first
+	// attempt holds one of each while it runs.
+	LocalActivities int           `json:"maxConcurrentLocalActivities"`
+	WorkflowTasks   int           `json:"maxConcurrentWorkflowTasks"`
+	Pollers         int           `json:"pollers"`
+	DeliveryTimeout time.Duration `json:"deliveryTimeout"`
+	RetrySchedule   string        `json:"retrySchedule,omitempty"`
+}
+
+// noisyResult compares the healthy receivers' latency with and without a
+// black-holed half at the same healthy rate.
+type noisyResult struct {
+	HealthyRate    float64 `json:"healthyEventsPerSecond"`
+	BlackholedRate float64 `json:"blackholedEventsPerSecond"`
+	// BlackholedEvents were accepted for the black-holed webhook;
+	// BlackholeAttempts arrived at its receiver during the phase.
+	BlackholedEvents  int     `json:"blackholedEvents"`
+	BlackholeAttempts int64   `json:"blackholeAttempts"`
+	BaselineP99       float64 `json:"baselineP99Ms"`
+	NoisyP99          float64 `json:"noisyP99Ms"`
+	Ratio             float64 `json:"ratio"`
+	// FirstAttemptSlots is the local-activity (and workflow-task) slots the
+	// black-holed first attempts hold in steady state: rate × timeout.
+	FirstAttemptSlots float64 `json:"firstAttemptSlots"`
 }
 
 // phaseResult holds the figures of one phase; docs/performance.md defines
 // each.
 type phaseResult struct {
 	Name       string `json:"name"`
-	Kind       string `json:"kind"` // closed, open, temporal floor, http floor
+	Kind       string `json:"kind"` // closed, open, rate, noisy, temporal floor, eager floor, http floor
 	Fanout     int    `json:"fanout"`
 	Events     int    `json:"events"`
 	Failed     int    `json:"failedIngests"`
@@ -81,8 +142,10 @@ type phaseResult struct {
 	Completion       percentiles `json:"eventCompletionMs"`
 	Open             *openLoop   `json:"openLoop,omitempty"`
 	VsTemporalFloor  float64     `json:"vsTemporalFloor,omitempty"`
+	VsEagerFloor     float64     `json:"vsEagerFloor,omitempty"`
 	VsHTTPFloor      float64     `json:"vsHttpFloor,omitempty"`
 	CPU              cpuUse      `json:"cpuMsPerEvent"`
+	TemporalPeakRSS  int64       `json:"temporalPeakRssBytes,omitempty"`
 	APIPeakRSS       int64       `json:"apiPeakRssBytes,omitempty"`
 	WorkerPeakRSS    int64       `json:"workerPeakRssBytes,omitempty"`
 
@@ -107,11 +170,13 @@ type openLoop struct {
 // milliseconds: a cost that, unlike throughput, hardly depends on what else
 // the machine runs. PostgreSQL's is not counted.
 type cpuUse struct {
-	// Bench is this process: the Temporal server, the receivers, the
-	// producers (and the floor's worker).
-	Bench  float64 `json:"bench"`
-	API    float64 `json:"api"`
-	Worker float64 `json:"worker"`
+	Temporal float64 `json:"temporal"`
+	API      float64 `json:"api"`
+	Worker   float64 `json:"worker"`
+	// Bench is this process: the receivers, the producers (and the floors'
+	// workers).
+	Bench float64 `json:"bench"`
+	Total float64 `json:"total"`
 }
 
 type percentiles struct {
@@ -184,11 +249,25 @@ func (r *report) finish(e *env, d time.Duration) {
 	r.StrayArrivals = e.recv.stray.Load()
 	r.ReceiverConns = e.recv.conns.Load()
 	r.Memory.BenchPeak = readMemory(os.Getpid()).peak
-	if e.api != nil {
-		r.Memory.APIPeak = readMemory(e.api.cmd.Process.Pid).peak
-		r.Memory.WorkerPeak = readMemory(e.worker.cmd.Process.Pid).peak
+	r.Memory.TemporalPeak, r.Memory.APIPeak, r.Memory.WorkerPeak = e.peakMemory("temporal"), e.peakMemory("api"), e.peakMemory("worker")
+	r.Processes = e.pids
+	r.Concurrency = concurrency{
+		Source:          "set by the bench for its worker",
+		Activities:      r.Settings.Activities,
+		LocalActivities: sdkDefaultSlots,
+		WorkflowTasks:   sdkDefaultSlots,
+		Pollers:         workerPollers(),
+		DeliveryTimeout: r.Settings.DeliveryTimeout,
+		RetrySchedule:   benchRetrySchedule,
 	}
-	temporalFloor, httpFloor := r.phase("temporal floor"), r.phase("http floor")
+	if r.Settings.Target != "" {
+		r.Concurrency.Source = "-target: the bench's flags and defaults, which must match the target's settings"
+		r.Concurrency.RetrySchedule = ""
+	}
+	if r.Noisy != nil {
+		r.Noisy.FirstAttemptSlots = r.Noisy.BlackholedRate * r.Settings.DeliveryTimeout.Seconds()
+	}
+	temporalFloor, eagerFloor, httpFloor := r.phase("temporal floor"), r.phase("eager floor"), r.phase("http floor")
 	for _, p := range r.Phases {
 		if p.Kind != "closed" {
 			continue
@@ -196,8 +275,19 @@ func (r *report) finish(e *env, d time.Duration) {
 		if temporalFloor != nil && temporalFloor.EventsPerSec > 0 {
 			p.VsTemporalFloor = p.EventsPerSec / temporalFloor.EventsPerSec
 		}
+		if eagerFloor != nil && eagerFloor.EventsPerSec > 0 {
+			p.VsEagerFloor = p.EventsPerSec / eagerFloor.EventsPerSec
+		}
 		if httpFloor != nil && httpFloor.DeliveriesPerSec > 0 {
 			p.VsHTTPFloor = p.DeliveriesPerSec / httpFloor.DeliveriesPerSec
+		}
+	}
+	for _, kind := range []string{"closed", "temporal floor", "eager floor"} {
+		for _, p := range r.phasesOf(kind) {
+			r.Headline = append(r.Headline, headline{
+				Phase: p.Name, Fanout: p.Fanout, EventsPerSec: p.EventsPerSec, CPU: p.CPU,
+				HistoryEventsPerEvent: p.HistoryEventsPerEvent, VsTemporalFloor: p.VsTemporalFloor, VsEagerFloor: p.VsEagerFloor,
+			})
 		}
 	}
 
@@ -217,14 +307,28 @@ func (r *report) finish(e *env, d time.Duration) {
 			true, open100.Completion.P99 < 1000,
 			fmt.Sprintf("%s ms at %.1f events/s", fmtMs(open100.Completion.P99), open100.Open.AchievedRate)),
 		r.goal("worker peak resident memory < 150 MiB",
-			e.worker != nil, r.Memory.WorkerPeak < 150<<20,
+			r.Memory.WorkerPeak > 0, r.Memory.WorkerPeak < 150<<20,
 			mib(r.Memory.WorkerPeak)),
 	}
+	if n := r.Noisy; n != nil {
+		r.Goals = append(r.Goals, r.goal("noisy neighbour: healthy p99 with half the events black-holed ≤ 1.5 × without",
+			true, n.Ratio <= 1.5,
+			fmt.Sprintf("%.2f × (%s vs %s ms at %.0f healthy events/s)", n.Ratio, fmtMs(n.NoisyP99), fmtMs(n.BaselineP99), n.HealthyRate)))
+	}
+}
+
+// workerPollers is the WORKER_POLLERS the bench's worker gets: the caller's
+// environment or the default.
+func workerPollers() int {
+	if n, err := strconv.Atoi(os.Getenv("WORKER_POLLERS")); err == nil {
+		return n
+	}
+	return config.DefaultWorkerPollers
 }
 
 func (r *report) goal(name string, measured, met bool, value string) goal {
 	if !measured {
-		return goal{Goal: name, Measured: "not measured (-target)"}
+		return goal{Goal: name, Measured: "not measured (-target without -pids)"}
 	}
 	return goal{Goal: name, Measured: value, Met: &met}
 }
@@ -254,30 +358,57 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\n## Load test, %s\n\n", r.Started.Format(time.RFC3339))
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %s memory, %s, Linux %s, load average %s. Versions: %s, service %s, Temporal server %s, SDK %s.\n",
 		m.CPUs, m.CPUModel, mib(m.MemTotal), m.OS, m.Kernel, strings.Join(m.LoadAvg, " → "), v.Go, v.Service, v.TemporalServer, v.TemporalSDK)
-	fmt.Fprintf(&b, "Settings: %d events per closed loop at fan-out 1 (÷10, ÷100 at fan-out 10, 100), %d producers, open loop %s, worker max concurrent activities %d%s. Run took %.0f s.\n\n",
-		s.Events, s.Concurrency, s.OpenDuration, s.Activities, map[bool]string{true: ", smoke", false: ""}[s.Smoke], r.DurationS)
+	fmt.Fprintf(&b, "Settings: %d events per closed loop at fan-out 1 (÷10, ÷100 at fan-out 10, 100), %d producers, open loop %s, fixed rates %v events/s for %s each, noisy neighbour %g events/s for %s%s. Run took %.0f s.\n",
+		s.Events, s.Concurrency, s.OpenDuration, s.Rates, s.RateDuration, s.NoisyRate, s.NoisyDuration, map[bool]string{true: ", smoke", false: ""}[s.Smoke], r.DurationS)
+	c := r.Concurrency
+	fmt.Fprintf(&b, "Worker concurrency (%s): max concurrent activities %d (WORKER_MAX_CONCURRENT_ACTIVITIES), local activities %d and workflow tasks %d (SDK defaults, no setting), pollers %d (WORKER_POLLERS), DELIVERY_TIMEOUT %s%s.\n\n",
+		c.Source, c.Activities, c.LocalActivities, c.WorkflowTasks, c.Pollers, c.DeliveryTimeout, map[bool]string{true: ", RETRY_SCHEDULE " + c.RetrySchedule, false: ""}[c.RetrySchedule != ""])
 
-	b.WriteString("| phase | fan-out | events | deliveries | ingest req/s | ingest p50 / p99 ms | events/s | deliveries/s | latency p50 / p95 / p99 ms | all-N p99 ms | vs Temporal floor | vs HTTP floor | CPU ms/event bench / API / worker | API / worker RSS MiB |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s / %s | %.1f | %.0f | %s / %s / %s | %s | %s | %s | %.1f / %.1f / %.1f | %s |\n",
-			p.Name, p.Fanout, p.Events, p.Deliveries, p.IngestPerSec, fmtMs(p.Ingest.P50), fmtMs(p.Ingest.P99),
-			p.EventsPerSec, p.DeliveriesPerSec, fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99),
-			fmtMs(p.Completion.P99), ratio(p.VsTemporalFloor), ratio(p.VsHTTPFloor), p.CPU.Bench, p.CPU.API, p.CPU.Worker, rssPair(p))
+	b.WriteString("### Headline\n\nCPU time per event of each process (user + system, /proc/<pid>/stat; PostgreSQL not counted) and history events per event.\n\n")
+	b.WriteString("| phase | fan-out | events/s | vs Temporal / eager floor | CPU ms/event Temporal | API | worker | bench | total | history events/event |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, h := range r.Headline {
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %s / %s | %s | %s | %s | %.1f | %.1f | %.1f |\n",
+			h.Phase, h.Fanout, h.EventsPerSec, ratio(h.VsTemporalFloor), ratio(h.VsEagerFloor),
+			r.cpu("temporal", h.CPU.Temporal), r.cpu("api", h.CPU.API), r.cpu("worker", h.CPU.Worker), h.CPU.Bench, h.CPU.Total, h.HistoryEventsPerEvent)
 	}
 
-	b.WriteString("\n| open loop | target events/s | achieved events/s | backlog at end | drain ms | kept up |\n|---|--:|--:|--:|--:|---|\n")
+	b.WriteString("\n### Phases\n\n| phase | fan-out | events | deliveries | ingest req/s | ingest p50 / p99 ms | events/s | deliveries/s | latency p50 / p95 / p99 ms | all-N p99 ms | vs Temporal floor | vs eager floor | vs HTTP floor | CPU ms/event Temporal / API / worker / bench | Temporal / API / worker RSS MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, p := range r.Phases {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s / %s | %.1f | %.0f | %s / %s / %s | %s | %s | %s | %s | %.1f / %.1f / %.1f / %.1f | %s |\n",
+			p.Name, p.Fanout, p.Events, p.Deliveries, p.IngestPerSec, fmtMs(p.Ingest.P50), fmtMs(p.Ingest.P99),
+			p.EventsPerSec, p.DeliveriesPerSec, fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99),
+			fmtMs(p.Completion.P99), ratio(p.VsTemporalFloor), ratio(p.VsEagerFloor), ratio(p.VsHTTPFloor),
+			p.CPU.Temporal, p.CPU.API, p.CPU.Worker, p.CPU.Bench, rssTriple(p))
+	}
+
+	fmt.Fprintf(&b, "\nOpen loops. Kept up: achieved ≥ 95 %% of the target rate, and every event delivered within %s (-max-drain) of the last request's answer.", s.MaxDrain)
+	if n := len(s.Rates) - len(r.phasesOf("rate")); n > 0 {
+		fmt.Fprintf(&b, " The %d highest fixed rates were not run: a lower one did not keep up.", n)
+	}
+	b.WriteString("\n\n| open loop | target events/s | achieved events/s | latency p50 / p95 / p99 ms | backlog at end | drain ms | kept up |\n|---|--:|--:|--:|--:|--:|---|\n")
 	for _, p := range r.Phases {
 		if o := p.Open; o != nil {
-			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %d | %s | %s |\n", p.Name, o.TargetRate, o.AchievedRate, o.BacklogAtEnd, fmtMs(o.DrainMs), yesNo(o.KeptUp))
+			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %s / %s / %s | %d | %s | %s |\n", p.Name, o.TargetRate, o.AchievedRate,
+				fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99), o.BacklogAtEnd, fmtMs(o.DrainMs), yesNo(o.KeptUp))
 		}
 	}
 
+	if n := r.Noisy; n != nil {
+		fmt.Fprintf(&b, "\nNoisy neighbour: %.1f healthy events/s alone, then with %.1f events/s more (%d events) to a webhook whose receiver never answers (%d attempts reached it during the phase, each costing DELIVERY_TIMEOUT %s; in steady state its first attempts hold about %.0f local-activity and workflow-task slots). Healthy p99: **%s ms without, %s ms with, ratio %.2f** (goal ≤ 1.5).\n",
+			n.HealthyRate, n.BlackholedRate, n.BlackholedEvents, n.BlackholeAttempts, s.DeliveryTimeout, n.FirstAttemptSlots,
+			fmtMs(n.BaselineP99), fmtMs(n.NoisyP99), n.Ratio)
+	}
+
 	b.WriteString("\n| figure | value |\n|---|---|\n")
+	if r.Memory.TemporalPeak > 0 {
+		fmt.Fprintf(&b, "| Temporal server peak RSS (VmHWM) | %s |\n", mib(r.Memory.TemporalPeak))
+	}
 	if r.Memory.WorkerPeak > 0 {
 		fmt.Fprintf(&b, "| API peak RSS (VmHWM) | %s |\n| worker peak RSS (VmHWM) | %s |\n", mib(r.Memory.APIPeak), mib(r.Memory.WorkerPeak))
 	}
-	fmt.Fprintf(&b, "| bench process peak RSS (Temporal server, receivers, producers) | %s |\n", mib(r.Memory.BenchPeak))
+	fmt.Fprintf(&b, "| bench process peak RSS (receivers, producers, floor workers) | %s |\n", mib(r.Memory.BenchPeak))
 	for _, p := range r.Phases {
 		if p.HistoryEventsPerEvent > 0 {
 			fmt.Fprintf(&b, "| history events per event, %s | %.1f (%.2f per delivery) |\n", p.Name, p.HistoryEventsPerEvent, p.HistoryEventsPerDelivery)
@@ -295,6 +426,25 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Goal, g.Measured, met)
 	}
 	return b.String()
+}
+
+// cpu formats a process's CPU per event, or "—" when the process was not
+// measured (-target without -pids).
+func (r *report) cpu(name string, v float64) string {
+	if len(r.Processes[name]) == 0 {
+		return "—"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+func (r *report) phasesOf(kind string) []*phaseResult {
+	var ps []*phaseResult
+	for _, p := range r.Phases {
+		if p.Kind == kind {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 func sum(ps []*phaseResult, f func(*phaseResult) int) int {
@@ -322,11 +472,11 @@ func ratio(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-func rssPair(p *phaseResult) string {
+func rssTriple(p *phaseResult) string {
 	if p.WorkerPeakRSS == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%.0f / %.0f", float64(p.APIPeakRSS)/(1<<20), float64(p.WorkerPeakRSS)/(1<<20))
+	return fmt.Sprintf("%.0f / %.0f / %.0f", float64(p.TemporalPeakRSS)/(1<<20), float64(p.APIPeakRSS)/(1<<20), float64(p.WorkerPeakRSS)/(1<<20))
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }

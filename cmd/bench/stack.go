@@ -32,17 +32,25 @@ import (
 
 	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/db"
-	"github.com/ocelot/webhooks/internal/devserver"
-	"github.com/ocelot/webhooks/workflows"
 )
 
 // defaultAdminURL is the local PostgreSQL server the run creates its
 // database on, unless BENCH_DATABASE_URL names another.
 const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
+// benchRetrySchedule is the worker's RETRY_SCHEDULE: every healthy receiver
+// answers 200, so a short schedule keeps a failed attempt (a bug) a visible
+// tail rather than a hang; the black-holed webhook's events are terminated
+// after their phase.
+const benchRetrySchedule = "0s,1s,2s,5s"
+
 // fanouts are the levels measured; each has its own client and receivers
 // so that levels never mix.
 var fanouts = []int{1, 10, 100}
+
+// procNames are the processes whose CPU time and memory the report gives
+// apart, besides the bench's own.
+var procNames = []string{"temporal", "api", "worker"}
 
 // env is the system under test and what the bench needs to drive it.
 type env struct {
@@ -51,27 +59,33 @@ type env struct {
 	ingestUser string
 	ingestPass string
 	clients    map[int]string // fan-out → client id
-	namespace  string
-	temporal   client.Client
-	recv       *receiver
-	api        *child // nil with -target
-	worker     *child
-	server     *devserver.Server
-	dir        string
-	dropDB     func() error
-	closers    []func()
+	// blackholeClient has one webhook, to the receiver that never answers.
+	blackholeClient string
+	namespace       string
+	temporal        client.Client
+	temporalAddr    string
+	maxDrain        time.Duration
+	recv            *receiver
+	// The children; nil with -target.
+	api, worker, temporalProc *child
+	// pids are the processes of each of procNames: the children, or
+	// -pids with -target.
+	pids    map[string][]int
+	dir     string
+	dropDB  func() error
+	closers []func()
 }
 
 // startEnv brings the stack up (or connects to -target) and creates one
 // client per fan-out level with its webhooks.
 func startEnv(ctx context.Context, s settings, out io.Writer) (e *env, err error) {
-	e = &env{runID: randomHex(4), namespace: s.Namespace, clients: map[int]string{}}
+	e = &env{runID: randomHex(4), namespace: s.Namespace, clients: map[int]string{}, maxDrain: s.MaxDrain}
 	defer func() {
 		if err != nil {
 			e.close(out)
 		}
 	}()
-	if e.recv, err = startReceiver(); err != nil {
+	if e.recv, err = startReceiver(s.Receivers, s.ReceiversURL); err != nil {
 		return e, fmt.Errorf("receiver: %w", err)
 	}
 	e.closers = append(e.closers, e.recv.close)
@@ -88,15 +102,8 @@ func startEnv(ctx context.Context, s settings, out io.Writer) (e *env, err error
 	if err := e.createClients(ctx, databaseURL); err != nil {
 		return e, err
 	}
-	fmt.Fprintf(out, "bench: stack up (API %s, Temporal %s, receivers %s)\n", e.apiURL, e.temporalAddress(s), e.recv.URL)
+	fmt.Fprintf(out, "bench: stack up (API %s, Temporal %s, receivers %s)\n", e.apiURL, e.temporalAddr, e.recv.URL)
 	return e, nil
-}
-
-func (e *env) temporalAddress(s settings) string {
-	if e.server != nil {
-		return e.server.FrontendAddress()
-	}
-	return s.Temporal
 }
 
 // useTarget connects to a running service. Clients are created straight in
@@ -109,12 +116,14 @@ func (e *env) useTarget(ctx context.Context, s settings) (string, error) {
 	if e.ingestPass == "" || databaseURL == "" {
 		return "", errors.New("-target needs INGEST_PASSWORD and DATABASE_URL (the target's database, to create the bench clients)")
 	}
+	e.pids, _ = parsePIDs(s.PIDs) // checked by parseFlags
+	e.temporalAddr = s.Temporal
 	return databaseURL, e.dialTemporal(ctx, s.Temporal, io.Discard)
 }
 
-// startStack runs the Temporal dev server in this process and the API and
-// the worker as child processes of the production binary, so that each one's
-// memory is measured on its own.
+// startStack runs the Temporal dev server, the API and the worker as child
+// processes (the first the bench binary itself, the others the production
+// binary), so that each one's CPU and memory are measured on its own.
 func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string, error) {
 	var err error
 	if e.dir, err = os.MkdirTemp("", "webhooks-bench-"); err != nil {
@@ -131,22 +140,15 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 	if err != nil {
 		return "", err
 	}
-	logFile, err := os.Create(filepath.Join(e.dir, "temporal.log"))
+	if err := e.startTemporal(ctx, s); err != nil {
+		return "", err
+	}
+	logFile, err := os.Create(filepath.Join(e.dir, "client.log"))
 	if err != nil {
 		return "", err
 	}
 	e.closers = append(e.closers, func() { _ = logFile.Close() })
-	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e.server, err = devserver.Start(ctx, devserver.Options{
-		DatabaseFile:     filepath.Join(e.dir, "temporal.db"),
-		Namespace:        s.Namespace,
-		SearchAttributes: workflows.SearchAttributes,
-		Logger:           logger,
-	})
-	if err != nil {
-		return "", fmt.Errorf("temporal dev server: %w", err)
-	}
-	if err := e.dialTemporal(ctx, e.server.FrontendAddress(), logFile); err != nil {
+	if err := e.dialTemporal(ctx, e.temporalAddr, logFile); err != nil {
 		return "", err
 	}
 	if err := <-built; err != nil {
@@ -165,7 +167,7 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 	vars := []string{
 		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(port),
 		"DATABASE_URL=" + databaseURL,
-		"TEMPORAL_ADDRESS=" + e.server.FrontendAddress(),
+		"TEMPORAL_ADDRESS=" + e.temporalAddr,
 		"TEMPORAL_NAMESPACE=" + s.Namespace,
 		"INGEST_USERNAME=" + e.ingestUser,
 		"INGEST_PASSWORD=" + e.ingestPass,
@@ -173,11 +175,10 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 		// Payloads are encrypted as in production, so the figures include
 		// the codec.
 		"PAYLOAD_KEYS=bench:" + base64.StdEncoding.EncodeToString(payloadKey),
-		// Every receiver answers 200; a short schedule keeps a failed
-		// attempt (which would be a bug) a visible tail rather than a hang.
-		"RETRY_SCHEDULE=0s,1s,2s,5s",
+		"RETRY_SCHEDULE=" + benchRetrySchedule,
 		"ALLOWED_PRIVATE_NETWORKS=127.0.0.0/8",
 		"WORKER_MAX_CONCURRENT_ACTIVITIES=" + strconv.Itoa(s.Activities),
+		"DELIVERY_TIMEOUT=" + s.DeliveryTimeout.String(),
 		"LOG_LEVEL=warn",
 		// The API and the worker would both take the default metrics
 		// port; the bench reads no metrics.
@@ -191,6 +192,10 @@ func (e *env) startStack(ctx context.Context, s settings, out io.Writer) (string
 	}
 	if err := e.waitReady(ctx); err != nil {
 		return "", err
+	}
+	e.pids = map[string][]int{}
+	for name, c := range map[string]*child{"temporal": e.temporalProc, "api": e.api, "worker": e.worker} {
+		e.pids[name] = []int{c.cmd.Process.Pid}
 	}
 	return databaseURL, nil
 }
@@ -277,8 +282,9 @@ func (e *env) waitReady(ctx context.Context) error {
 }
 
 // createClients creates one client per fan-out level, with that many
-// webhooks, each to its own receiver path. Webhooks go through the API, as a
-// customer would create them.
+// webhooks, each to its own receiver path, and the noisy neighbour's client
+// with one webhook to the receiver that never answers. Webhooks go through
+// the API, as a customer would create them.
 func (e *env) createClients(ctx context.Context, databaseURL string) error {
 	conn, err := db.Open(ctx, databaseURL)
 	if err != nil {
@@ -292,24 +298,35 @@ func (e *env) createClients(ctx context.Context, databaseURL string) error {
 		return err
 	}
 	store := db.NewStore(conn, cipher)
-	for _, n := range fanouts {
-		id, key := fmt.Sprintf("bench-%s-f%d", e.runID, n), webhooks.NewAPIKey()
+	create := func(id string, urls []string) error {
+		key := webhooks.NewAPIKey()
 		if err := store.CreateClient(ctx, webhooks.Client{ID: id, Name: id, KeyHash: webhooks.HashAPIKey(key)}); err != nil {
 			return fmt.Errorf("create client %s: %w", id, err)
 		}
-		for i := range n {
+		for i, u := range urls {
 			hook := map[string]any{
 				"id":             fmt.Sprintf("hook-%03d", i),
 				"matchingEvents": []string{string(webhooks.IncomingSmsReceived)},
-				"url":            fmt.Sprintf("%s/f%d/%d", e.recv.URL, n, i),
+				"url":            u,
 			}
 			if err := postJSON(ctx, http.DefaultClient, e.apiURL+"/api/v1/webhooks", id, key, hook, http.StatusCreated); err != nil {
 				return fmt.Errorf("create webhook: %w", err)
 			}
 		}
+		return nil
+	}
+	for _, n := range fanouts {
+		id, urls := fmt.Sprintf("bench-%s-f%d", e.runID, n), []string{}
+		for i := range n {
+			urls = append(urls, fmt.Sprintf("%s/f%d/%d", e.recv.URL, n, i))
+		}
+		if err := create(id, urls); err != nil {
+			return err
+		}
 		e.clients[n] = id
 	}
-	return nil
+	e.blackholeClient = fmt.Sprintf("bench-%s-blackhole", e.runID)
+	return create(e.blackholeClient, []string{e.recv.URL + "/blackhole/0"})
 }
 
 // close stops everything in reverse order of start and drops the database.
@@ -322,9 +339,10 @@ func (e *env) close(out io.Writer) {
 	if e.temporal != nil {
 		e.temporal.Close()
 	}
-	if e.server != nil {
-		if err := e.server.Stop(); err != nil {
-			fmt.Fprintln(out, "bench: stop temporal:", err)
+	if e.temporalProc != nil {
+		e.temporalProc.stop()
+		if code := e.temporalProc.cmd.ProcessState.ExitCode(); code != 0 {
+			fmt.Fprintf(out, "bench: temporal dev server exited with %d:\n%s\n", code, e.temporalProc.tail())
 		}
 	}
 	if e.dropDB != nil {
@@ -441,31 +459,39 @@ func readCPU(pid int) time.Duration {
 	return time.Duration(user+system) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
-// cpuTimes reads the CPU time of this process and of each child (zero for
-// an absent one).
-func cpuTimes(children ...*child) []time.Duration {
+// cpuTimes reads the CPU time used so far by this process and by the
+// processes of each of procNames (summed; zero for none).
+func (e *env) cpuTimes() []time.Duration {
 	times := []time.Duration{readCPU(os.Getpid())}
-	for _, c := range children {
+	for _, name := range procNames {
 		var d time.Duration
-		if c != nil {
-			d = readCPU(c.cmd.Process.Pid)
+		for _, pid := range e.pids[name] {
+			d += readCPU(pid)
 		}
 		times = append(times, d)
 	}
 	return times
 }
 
-// sampler records the largest resident set of each child during a phase;
-// VmHWM alone would only give the peak of the whole run.
+// peakMemory is the sum of the VmHWM of the processes of name.
+func (e *env) peakMemory(name string) int64 {
+	var n int64
+	for _, pid := range e.pids[name] {
+		n += readMemory(pid).peak
+	}
+	return n
+}
+
+// sampler records the largest resident set of each of procNames during a
+// phase; VmHWM alone would only give the peak of the whole run.
 type sampler struct {
 	mu      sync.Mutex
-	procs   []*child
 	max     []int64
 	stopped chan struct{}
 }
 
-func startSampler(procs ...*child) *sampler {
-	s := &sampler{procs: procs, max: make([]int64, len(procs)), stopped: make(chan struct{})}
+func (e *env) startSampler() *sampler {
+	s := &sampler{max: make([]int64, len(procNames)), stopped: make(chan struct{})}
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
@@ -476,10 +502,12 @@ func startSampler(procs ...*child) *sampler {
 			case <-tick.C:
 			}
 			s.mu.Lock()
-			for i, c := range s.procs {
-				if c != nil {
-					s.max[i] = max(s.max[i], readMemory(c.cmd.Process.Pid).rss)
+			for i, name := range procNames {
+				var rss int64
+				for _, pid := range e.pids[name] {
+					rss += readMemory(pid).rss
 				}
+				s.max[i] = max(s.max[i], rss)
 			}
 			s.mu.Unlock()
 		}
@@ -487,7 +515,8 @@ func startSampler(procs ...*child) *sampler {
 	return s
 }
 
-// stop ends sampling and returns each child's largest sample.
+// stop ends sampling and returns each process's largest sample, in the
+// order of procNames.
 func (s *sampler) stop() []int64 {
 	close(s.stopped)
 	s.mu.Lock()

@@ -7,11 +7,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,7 +18,6 @@ import (
 	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
-	"github.com/ocelot/webhooks/internal/codec"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/stack"
 )
@@ -47,15 +42,8 @@ func run(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	if cfg.EncryptionKey == nil {
-		if cfg.EncryptionKey, err = localKey(filepath.Join(cfg.DataDir, "encryption.key")); err != nil {
-			return err
-		}
-	}
-	if cfg.PayloadKeys == nil {
-		if cfg.PayloadKeys, err = localPayloadKeys(filepath.Join(cfg.DataDir, "payload.keys")); err != nil {
-			return err
-		}
+	if _, err := cfg.LocalSecrets(false); err != nil {
+		return err
 	}
 	logger.Info("starting dev stack", "config", cfg)
 	if err := db.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
@@ -85,57 +73,6 @@ func run(ctx context.Context) error {
 	return s.Close()
 }
 
-// localKey reads the dev stack's encryption key, creating it on first run so
-// that receiver passwords stay readable across restarts.
-func localKey(path string) ([]byte, error) {
-	data, err := localSecret(path, func(key string) string { return key })
-	if err != nil {
-		return nil, err
-	}
-	key, err := db.ParseKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("local encryption key %s: %w", path, err)
-	}
-	return key, nil
-}
-
-// localPayloadKeys reads the dev stack's PAYLOAD_KEYS, creating one key on
-// first run so that the payloads in .data/temporal.db stay readable across
-// restarts. The file has PAYLOAD_KEYS's format: add a key in front to try
-// a rotation.
-func localPayloadKeys(path string) ([]codec.Key, error) {
-	data, err := localSecret(path, func(key string) string { return "local-1:" + key })
-	if err != nil {
-		return nil, err
-	}
-	keys, err := codec.ParseKeys(data)
-	if err != nil {
-		return nil, fmt.Errorf("local payload keys %s: %w", path, err)
-	}
-	return keys, nil
-}
-
-// localSecret returns the content of the secret file at path, first writing
-// format(base64 of 32 random bytes) there when the file does not exist.
-func localSecret(path string, format func(key string) string) (string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return "", err
-		}
-		secret := format(base64.StdEncoding.EncodeToString(key))
-		if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-			return "", fmt.Errorf("write %s: %w", path, err)
-		}
-		return secret, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return strings.TrimSpace(string(data)), nil
-}
-
 func banner(cfg config.Config, s *stack.Stack) string {
 	ui := s.UIURL
 	if ui == "" {
@@ -160,7 +97,7 @@ Try:
     %[1]s/api/v1/events
 
 Ctrl-C stops everything; deliveries in flight resume on the next start.
-`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, shownIngestPassword(cfg), payloadKeySource(cfg))
+`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, shownIngestPassword(cfg), cfg.LocalSecretSource("PAYLOAD_KEYS", "payload.keys"))
 }
 
 // shownIngestPassword is what the banner prints of the ingest password: the
@@ -171,12 +108,4 @@ func shownIngestPassword(cfg config.Config) string {
 		return cfg.IngestPassword
 	}
 	return "$INGEST_PASSWORD"
-}
-
-// payloadKeySource names where the payload keys came from, never the keys.
-func payloadKeySource(cfg config.Config) string {
-	if os.Getenv("PAYLOAD_KEYS") != "" {
-		return "PAYLOAD_KEYS"
-	}
-	return filepath.Join(cfg.DataDir, "payload.keys")
 }

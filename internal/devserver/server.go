@@ -369,7 +369,7 @@ func serverOptions(frontendIP string, frontendPort int, sqlConf *config.SQL, tls
 			// rpc.HTTPPort stays 0: the HTTP API is off; the UI server
 			// talks gRPC.
 		} else {
-			port, err := freePort(loopback)
+			port, err := FreePort(loopback)
 			if err != nil {
 				return nil, fmt.Errorf("devserver: %s port: %w", name, err)
 			}
@@ -587,7 +587,7 @@ func listenAddress(addr string) (ip string, port int, err error) {
 		return "", 0, fmt.Errorf("%q: bad port", addr)
 	}
 	if port == 0 {
-		if port, err = freePort(host); err != nil {
+		if port, err = FreePort(host); err != nil {
 			return "", 0, err
 		}
 	}
@@ -605,7 +605,7 @@ func dialIP(ip string) string {
 	return ip
 }
 
-// Ports handed out by freePort lie below Linux's ephemeral range
+// Ports handed out by FreePort lie below Linux's ephemeral range
 // (32768-60999): a port the kernel picked for us there may be taken, before
 // the server binds it, by the source port of any outgoing connection, and
 // the server's listener would then fail (it cannot report that: its
@@ -617,8 +617,8 @@ const (
 	freePortMax = 32000
 )
 
-// freePort returns a TCP port on ip that is free right now.
-func freePort(ip string) (int, error) {
+// FreePort returns a TCP port on ip that is free right now.
+func FreePort(ip string) (int, error) {
 	var err error
 	for range 100 {
 		port := freePortMin + mathrand.IntN(freePortMax-freePortMin)
