@@ -110,6 +110,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPorts(ports, opts); err != nil {
+		return nil, err
+	}
 	c := &Cluster{Namespace: opts.Namespace, TemporalAddress: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Frontend))}
 	defer func() {
 		if err != nil {
@@ -523,6 +526,49 @@ func writeUIConfig(root, addr, temporal, namespace, codec string) error {
 	}
 	err = uiTemplate.Execute(f, map[string]string{"Temporal": temporal, "Host": host, "Port": port, "Namespace": namespace, "Codec": codec})
 	return errors.Join(err, f.Close())
+}
+
+// checkPorts reports, before anything starts, an address two processes
+// would share or one that is taken, naming the variable that chooses it:
+// the server and the UI only log such a failure, after a while.
+func checkPorts(ports portLayout, opts Options) error {
+	type use struct{ addr, by string }
+	var uses []use
+	for _, p := range []struct {
+		port int
+		name string
+	}{{ports.Frontend, "frontend"}, {ports.FrontendHTTP, "frontend HTTP"}, {ports.History, "history"},
+		{ports.Matching, "matching"}, {ports.Worker, "worker service"}, {ports.FrontendMembership, "frontend membership"},
+		{ports.HistoryMembership, "history membership"}, {ports.MatchingMembership, "matching membership"},
+		{ports.WorkerMembership, "worker service membership"}} {
+		uses = append(uses, use{net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)), "TEMPORAL_PORT (the Temporal server's " + p.name + " port)"})
+	}
+	uses = append(uses, use{opts.HTTPAddr, "HTTP_ADDR"})
+	if opts.UIAddr != "" {
+		uses = append(uses, use{opts.UIAddr, "TEMPORAL_UI_ADDR"})
+	}
+	if opts.MetricsAddr != "" {
+		for i := 0; i <= opts.Workers; i++ {
+			uses = append(uses, use{shiftPort(opts.MetricsAddr, i), "METRICS_ADDR (and the workers' ports after it)"})
+		}
+	}
+	seen := map[string]string{}
+	for _, u := range uses {
+		_, port, err := net.SplitHostPort(u.addr)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", u.by, u.addr, err)
+		}
+		if other, dup := seen[port]; dup && port != "0" {
+			return fmt.Errorf("%s and %s both take port %s; choose other ports", other, u.by, port)
+		}
+		seen[port] = u.by
+		ln, err := net.Listen("tcp", u.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %s is not free: %w", u.by, u.addr, err)
+		}
+		ln.Close()
+	}
+	return nil
 }
 
 // shiftPort is addr with its port n higher; "" stays "".

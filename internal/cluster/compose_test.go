@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -97,5 +98,28 @@ func TestServerConfigFollowsTheLayout(t *testing.T) {
 	}
 	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("config file mode: %v %v, want 0600 (it holds the database password)", info.Mode(), err)
+	}
+}
+
+// A port two processes would share, or one already taken, is refused
+// before anything starts, naming the variables.
+func TestCheckPorts(t *testing.T) {
+	ports, _ := choosePorts(18733)
+	err := checkPorts(ports, Options{HTTPAddr: "127.0.0.1:18480", UIAddr: "127.0.0.1:18433"})
+	if err == nil || !strings.Contains(err.Error(), "TEMPORAL_UI_ADDR") || !strings.Contains(err.Error(), "membership") {
+		t.Errorf("UI on the frontend's membership port: got %v, want both named", err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ports, _ = choosePorts(0)
+	err = checkPorts(ports, Options{HTTPAddr: taken.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), "HTTP_ADDR") {
+		t.Errorf("HTTP_ADDR taken: got %v, want it named", err)
+	}
+	if err := checkPorts(ports, Options{HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Workers: 2}); err != nil {
+		t.Errorf("free ports: %v", err)
 	}
 }
