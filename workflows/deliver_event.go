@@ -137,7 +137,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 		ids[i] = d.WebhookID
 	}
 	if !logged {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(searchableWebhookIDs(ids))); err != nil {
 			return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
 		}
 	}
@@ -161,7 +161,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 			return DeliverEventResult{}, fmt.Errorf("await first attempts: %w", err)
 		}
 		if !allFinal(deliveries) {
-			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(searchableWebhookIDs(ids))); err != nil {
 				return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
 			}
 			idsUpserted = true
@@ -172,7 +172,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if outcomes := outcomeList(deliveries); len(outcomes) > 0 {
 		updates := []temporal.SearchAttributeUpdate{DeliveryOutcomesKey.ValueSet(outcomes)}
 		if !idsUpserted {
-			updates = append(updates, WebhookIDsKey.ValueSet(ids))
+			updates = append(updates, WebhookIDsKey.ValueSet(searchableWebhookIDs(ids)))
 		}
 		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 			return DeliverEventResult{}, fmt.Errorf("upsert outcomes: %w", err)

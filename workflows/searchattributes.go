@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -22,6 +23,33 @@ var (
 	WebhookIDsKey       = temporal.NewSearchAttributeKeyKeywordList("WebhookIds")
 	DeliveryOutcomesKey = temporal.NewSearchAttributeKeyKeywordList("WebhookDeliveryOutcomes")
 )
+
+// maxSearchAttributeValue is Temporal's default limit on the encoded size
+// of one search attribute value (frontend.searchAttributesSizeOfValueLimit,
+// 2 KiB). A longer value fails the workflow task, and the server then
+// terminates the workflow: its deliveries would stop.
+const maxSearchAttributeValue = 2048
+
+// searchableWebhookIDs is the longest prefix of ids whose JSON list fits in
+// one search attribute value: 100 ids of up to 17 characters, 15 of the
+// longest (128). The event's other attributes, its query and the delivery
+// log still name every webhook. Cutting only where the whole list would
+// not fit leaves every upsert the server accepted as it was, so histories
+// replay unchanged.
+func searchableWebhookIDs(ids []string) []string {
+	size := len("[]")
+	for i, id := range ids {
+		encoded, _ := json.Marshal(id)
+		size += len(encoded)
+		if i > 0 {
+			size++ // the comma
+		}
+		if size > maxSearchAttributeValue {
+			return ids[:i]
+		}
+	}
+	return ids
+}
 
 // SearchAttributes lists the custom search attributes and their types, for
 // registration on a cluster.
