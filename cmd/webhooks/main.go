@@ -1,7 +1,7 @@
 // Command webhooks runs the production processes of the webhook delivery
 // service and its operator tasks:
 //
-//	webhooks serve                     the HTTP API
+//	webhooks serve                     the HTTP API (and a worker, with API_RUNS_WORKER=true)
 //	webhooks worker                    the Temporal worker that delivers events
 //	webhooks migrate                   apply the database migrations and exit
 //	webhooks client create NAME [ID]   create a client; prints its id and API key once
@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -34,12 +35,11 @@ import (
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/metrics"
-	"github.com/ocelot/webhooks/worker"
 	"github.com/ocelot/webhooks/workflows"
 )
 
 const usage = `usage:
-  webhooks serve                     run the HTTP API
+  webhooks serve                     run the HTTP API (and a worker, with API_RUNS_WORKER=true)
   webhooks worker                    run the delivery worker
   webhooks migrate                   apply database migrations
   webhooks client create NAME [ID]   create a client (prints its API key once)
@@ -78,8 +78,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
+			// API_RUNS_WORKER: a worker on the API's own client, as in the
+			// dev stack, so that eager start hands each event's first
+			// workflow task straight to it. Separate workers, if any, take
+			// the rest (retries, tasks this one has no slot for).
+			var w sdkworker.Worker
+			if cfg.APIRunsWorker {
+				if w, err = startWorker(ctx, cfg, store, tc, m, logger); err != nil {
+					ln.Close()
+					return err
+				}
+				logger.Info("api runs a worker", "task_queue", workflows.TaskQueue)
+			}
+			starter := &workflows.Starter{Client: tc, EagerStart: cfg.APIRunsWorker}
 			logger.Info("api listening", "addr", ln.Addr().String())
-			return app.Serve(ctx, ln, app.APIHandler(cfg, store, &workflows.Starter{Client: tc}, m, logger))
+			err = app.Serve(ctx, ln, app.APIHandler(cfg, store, starter, m, logger))
+			// HTTP first (requests in progress finish, and may still start
+			// workflows on the worker), then the worker.
+			if w != nil {
+				w.Stop()
+			}
+			return err
 		})
 	case args[0] == "worker":
 		if err := requireEncryptionKey(cfg); err != nil {
@@ -88,7 +107,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		logger.Info("starting worker", "config", cfg)
 		m := metrics.New()
 		return withDependencies(ctx, cfg, m, logger, func(store *db.Store, tc client.Client) error {
-			m.ReportWaiting(store, logger)
 			if cfg.RegisterSearchAttributes {
 				err := retryRegistration(ctx, registrationRetry, logger, func(ctx context.Context) error {
 					return workflows.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace)
@@ -97,14 +115,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 					return err
 				}
 			}
-			w := worker.New(tc, app.Activities(cfg, store, m), app.WorkerOptions(cfg))
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("start worker: %w", err)
-			}
-			// Pruning is housekeeping: a worker that cannot create the
-			// Schedule (no rights on the namespace) still delivers.
-			if err := workflows.EnsurePruneSchedule(ctx, tc); err != nil {
-				logger.Error("delivery log pruning is not scheduled", "err", err)
+			w, err := startWorker(ctx, cfg, store, tc, m, logger)
+			if err != nil {
+				return err
 			}
 			<-ctx.Done()
 			w.Stop()
@@ -120,6 +133,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return clientCommand(ctx, cfg, args[1:], stdout)
 	}
 	return errors.New(usage)
+}
+
+// startWorker starts the delivery worker of `webhooks worker`, and of
+// `webhooks serve` with API_RUNS_WORKER, on tc: the same activities,
+// options and prune Schedule in both. A process that delivers also reports
+// the deliveries waiting to retry.
+func startWorker(ctx context.Context, cfg config.Config, store *db.Store, tc client.Client, m *metrics.Metrics, logger *slog.Logger) (sdkworker.Worker, error) {
+	m.ReportWaiting(store, logger)
+	return app.StartWorker(ctx, tc, app.Activities(cfg, store, m), app.WorkerOptions(cfg), logger)
 }
 
 // withDependencies serves the metrics m, opens the store and the Temporal

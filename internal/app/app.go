@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/ocelot/webhooks/activities"
 	"github.com/ocelot/webhooks/api"
@@ -26,8 +27,8 @@ import (
 	"github.com/ocelot/webhooks/workflows"
 )
 
-// OpenStore connects to PostgreSQL, applies the migrations and returns the
-// store. The caller closes the returned *sqlx.DB.
+// OpenStore connects to PostgreSQL, applies the migrations, re-seals legacy
+// receiver passwords and returns the store. The caller closes the returned *sqlx.DB.
 func OpenStore(ctx context.Context, cfg config.Config) (*db.Store, *sqlx.DB, error) {
 	cipher, err := db.NewCipher(cfg.EncryptionKey)
 	if err != nil {
@@ -39,6 +40,13 @@ func OpenStore(ctx context.Context, cfg config.Config) (*db.Store, *sqlx.DB, err
 	}
 	store := db.NewStore(conn, cipher)
 	store.LimitWebhooks(cfg.MaxWebhooksPerClient)
+	// Receiver passwords written before they were bound to their row are
+	// re-sealed once, by whichever process starts first after the upgrade;
+	// later starts find none (docs/design.md, "Storage").
+	if _, err := store.ResealLegacyPasswords(ctx); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("re-seal receiver passwords: %w", err)
+	}
 	return store, conn, nil
 }
 
@@ -171,6 +179,23 @@ func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 // Logger returns the JSON logger of the commands at level.
 func Logger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// StartWorker starts a delivery worker on c (worker.New with acts and
+// opts), then makes sure the Schedule that prunes the delivery log exists.
+// `webhooks worker` and `webhooks serve` with API_RUNS_WORKER both start
+// theirs here. Pruning is housekeeping: a worker that cannot create the
+// Schedule (no rights on the namespace) still delivers, so that failure is
+// logged, not returned. The caller stops the worker.
+func StartWorker(ctx context.Context, c client.Client, acts *activities.Activities, opts worker.Options, logger *slog.Logger) (sdkworker.Worker, error) {
+	w := worker.New(c, acts, opts)
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if err := workflows.EnsurePruneSchedule(ctx, c); err != nil {
+		logger.Error("delivery log pruning is not scheduled", "err", err)
+	}
+	return w, nil
 }
 
 // WorkerOptions tunes a worker from cfg.

@@ -50,7 +50,11 @@ type Config struct {
 	// RegisterSearchAttributes makes the worker register the custom search
 	// attributes at start (needs operator rights on the cluster).
 	RegisterSearchAttributes bool
-	LogLevel                 slog.Level
+	// APIRunsWorker makes `webhooks serve` host a worker too, on the API's
+	// Temporal client, and start workflows eagerly on it (README,
+	// "API_RUNS_WORKER").
+	APIRunsWorker bool
+	LogLevel      slog.Level
 
 	// Temporal is the connection profile of Temporal's environment
 	// configuration (TLS, API key, gRPC headers); its Address and Namespace
@@ -81,7 +85,7 @@ var Variables = []string{
 	"TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "TEMPORAL_TLS",
 	"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_NAME",
 	"TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
-	"REGISTER_SEARCH_ATTRIBUTES", "LOG_LEVEL", "METRICS_ADDR",
+	"REGISTER_SEARCH_ATTRIBUTES", "API_RUNS_WORKER", "LOG_LEVEL", "METRICS_ADDR",
 }
 
 // Defaults. The dev-only ones are applied by the dev stack, never by the
@@ -102,6 +106,7 @@ const (
 	DefaultWorkerActivities = 200
 	DefaultWorkerPollers    = 16
 	DefaultMetricsAddr      = "127.0.0.1:9090"
+	DefaultAPIRunsWorker    = false
 	DevClientID             = "demo"
 	DevClientKey            = "demo-key-for-local-use-only"
 	DevIngestPassword       = "ingest-key-for-local-use-only"
@@ -170,13 +175,10 @@ func Load(dev bool) (Config, error) {
 		err = errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES: must be at least 1")
 	}
 	errs = append(errs, err)
-	switch v := os.Getenv("REGISTER_SEARCH_ATTRIBUTES"); v {
-	case "", "false", "0":
-	case "true", "1":
-		c.RegisterSearchAttributes = true
-	default:
-		errs = append(errs, fmt.Errorf("REGISTER_SEARCH_ATTRIBUTES: %q is not true or false", v))
-	}
+	c.RegisterSearchAttributes, err = boolean("REGISTER_SEARCH_ATTRIBUTES", false)
+	errs = append(errs, err)
+	c.APIRunsWorker, err = boolean("API_RUNS_WORKER", DefaultAPIRunsWorker)
+	errs = append(errs, err)
 	if c.WorkerPollers, err = integer("WORKER_POLLERS", DefaultWorkerPollers); err == nil && c.WorkerPollers < 2 {
 		err = errors.New("WORKER_POLLERS: must be at least 2")
 	}
@@ -216,6 +218,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("delivery_retention", c.DeliveryRetention),
 		slog.Int("worker_max_concurrent_activities", c.WorkerActivities),
 		slog.Int("worker_pollers", c.WorkerPollers),
+		slog.Bool("api_runs_worker", c.APIRunsWorker),
 		slog.String("metrics_addr", c.MetricsAddr),
 	)
 }
@@ -254,6 +257,20 @@ func duration(name string, fallback time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a duration such as 10s", name, v)
 	}
 	return d, nil
+}
+
+// boolean reads true/1 or false/0; unset or empty is fallback.
+func boolean(name string, fallback bool) (bool, error) {
+	switch v := os.Getenv(name); v {
+	case "":
+		return fallback, nil
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	default:
+		return fallback, fmt.Errorf("%s: %q is not true or false", name, v)
+	}
 }
 
 func integer(name string, fallback int) (int, error) {

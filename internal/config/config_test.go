@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,44 @@ func TestLoadWithoutEncryptionKey(t *testing.T) {
 	}
 	if c.EncryptionKey != nil {
 		t.Errorf("got key %x, want none", c.EncryptionKey)
+	}
+}
+
+func TestAPIRunsWorker(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    bool
+		wantErr bool
+	}{
+		{value: "", want: false}, // the documented default
+		{value: "true", want: true},
+		{value: "1", want: true},
+		{value: "false", want: false},
+		{value: "0", want: false},
+		{value: "yes", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			for _, name := range Variables {
+				t.Setenv(name, "")
+			}
+			t.Setenv("API_RUNS_WORKER", tt.value)
+			c, err := Load(false)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "API_RUNS_WORKER") {
+					t.Fatalf("got %v, want an error naming API_RUNS_WORKER", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.APIRunsWorker != tt.want {
+				t.Errorf("got %v, want %v", c.APIRunsWorker, tt.want)
+			}
+			if got := c.LogValue().String(); !strings.Contains(got, "api_runs_worker="+strconv.FormatBool(tt.want)) {
+				t.Errorf("log value %s does not show api_runs_worker=%v", got, tt.want)
+			}
+		})
 	}
 }

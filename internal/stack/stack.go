@@ -145,11 +145,7 @@ func Start(ctx context.Context, cfg config.Config, store *db.Store, opts Options
 		return nil, fmt.Errorf("connect to temporal at %s: %w", s.TemporalAddress, err)
 	}
 	if !opts.NoWorker {
-		s.Worker = worker.New(s.Client, app.Activities(cfg, store, s.Metrics), opts.Worker)
-		if err := s.Worker.Start(); err != nil {
-			return nil, fmt.Errorf("start worker: %w", err)
-		}
-		if err := workflows.EnsurePruneSchedule(ctx, s.Client); err != nil {
+		if s.Worker, err = app.StartWorker(ctx, s.Client, app.Activities(cfg, store, s.Metrics), opts.Worker, logger); err != nil {
 			return nil, err
 		}
 	}
