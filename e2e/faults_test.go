@@ -127,6 +127,20 @@ func (p *tcpProxy) restore() {
 	go p.serve(ln)
 }
 
+// databaseBehindProxy creates a test database and returns its URL, the
+// same URL through a TCP proxy, and the proxy that can cut it.
+func databaseBehindProxy(t *testing.T) (direct, viaProxy string, proxy *tcpProxy) {
+	t.Helper()
+	direct = dbtest.URL(t)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy = newTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	return direct, u.String(), proxy
+}
+
 // assertNoWorkflow checks that nothing of an event reached Temporal.
 func assertNoWorkflow(t *testing.T, e *env, workflowID string) {
 	t.Helper()
@@ -141,16 +155,10 @@ func assertNoWorkflow(t *testing.T, e *env, workflowID string) {
 // retries) and /readyz 503; nothing is half-accepted. Once it is back, the
 // same request is accepted once and delivered once.
 func TestIngestWhilePostgresIsCut(t *testing.T) {
-	direct, err := url.Parse(dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newTCPProxy(t, direct.Host)
-	viaProxy := *direct
-	viaProxy.Host = proxy.addr
+	_, viaProxy, proxy := databaseBehindProxy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := db.Open(ctx, viaProxy.String())
+	conn, err := db.Open(ctx, viaProxy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,14 +211,7 @@ func TestIngestWhilePostgresIsCut(t *testing.T) {
 // every event is delivered. A POST whose log write failed is made again
 // (at-least-once); duplicates are counted.
 func TestPostgresCutFromTheWorker(t *testing.T) {
-	databaseURL := dbtest.URL(t)
-	direct, err := url.Parse(databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newTCPProxy(t, direct.Host)
-	viaProxy := *direct
-	viaProxy.Host = proxy.addr
+	databaseURL, viaProxy, proxy := databaseBehindProxy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cipher, err := db.NewCipher(dbtest.TestKey())
@@ -227,7 +228,7 @@ func TestPostgresCutFromTheWorker(t *testing.T) {
 	}
 	cfg := testConfig(0, 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond)
 	e := startWith(t, cfg, open(databaseURL), stack.Options{NoWorker: true})
-	w := worker.New(e.stack.Client, app.Activities(cfg, open(viaProxy.String()), metrics.New()), worker.Options{})
+	w := worker.New(e.stack.Client, app.Activities(cfg, open(viaProxy), metrics.New()), worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
