@@ -30,6 +30,8 @@ type DeliveryLog interface {
 	FinishDelivery(ctx context.Context, deliveryID string, state webhooks.DeliveryState) error
 	// PruneDeliveryLog deletes at most batch old deliveries and events.
 	PruneDeliveryLog(ctx context.Context, cutoff time.Time, batch int) (int64, error)
+	// FindEventPayload returns the client's event with its exact payload.
+	FindEventPayload(ctx context.Context, clientID, eventID string) (webhooks.StoredEvent, error)
 }
 
 // SecretStore gives a webhook's signing secrets; *db.Store satisfies it.
@@ -221,4 +223,35 @@ func transportClass(err error) AttemptClass {
 		return ClassTimeout
 	}
 	return ClassNetwork
+}
+
+// DeliverLoggedAttempt is a retry of a logged delivery: DeliverAttempt with
+// the payload read from the delivery log, where ResolveDeliveries sealed
+// it, rather than from its input, so that a workflow's history carries the
+// payload once however many retries it makes. A worker of an earlier
+// release does not know this activity type: it fails the task, which
+// Temporal retries until a worker that knows it takes it, rather than ever
+// sending an empty body.
+func (a *Activities) DeliverLoggedAttempt(ctx context.Context, in DeliverAttemptInput) (DeliverAttemptResult, error) {
+	event, err := a.Log.FindEventPayload(ctx, in.ClientID, in.EventID)
+	result := DeliverAttemptResult{Attempt: in.Attempt}
+	switch {
+	case err == nil:
+		in.Payload = string(event.Payload)
+		return a.DeliverAttempt(ctx, in)
+	case errors.Is(err, webhooks.ErrNotFound):
+		// Pruned (DELIVERY_RETENTION shorter than the retry schedule):
+		// nothing is left to send.
+		result.Outcome, result.Error = OutcomeCancelled, "the event is no longer in the delivery log (DELIVERY_RETENTION)"
+	case errors.Is(err, webhooks.ErrUndecryptable):
+		// Like a poisoned webhook: a failed attempt on the normal schedule,
+		// never an endless activity retry.
+		result.Outcome, result.Error = OutcomeRetry, "stored payload of the event cannot be decrypted (encryption key changed or row corrupt)"
+	default:
+		return DeliverAttemptResult{}, err // PostgreSQL: retried by Temporal
+	}
+	if err := a.record(ctx, in, result); err != nil {
+		return DeliverAttemptResult{}, err
+	}
+	return result, nil
 }

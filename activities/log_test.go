@@ -1,11 +1,18 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ocelot/webhooks"
 )
@@ -119,4 +126,71 @@ type recordingLog struct {
 func (l *recordingLog) RecordAttempt(_ context.Context, _ string, a webhooks.Attempt, state webhooks.DeliveryState, _ *time.Time) error {
 	l.attempt, l.state = a, state
 	return nil
+}
+
+// loggedEvents is a DeliveryLog holding one event's payload, or failing.
+type loggedEvents struct {
+	recordingLog
+	event   webhooks.StoredEvent
+	findErr error
+}
+
+func (l *loggedEvents) FindEventPayload(_ context.Context, clientID, eventID string) (webhooks.StoredEvent, error) {
+	if l.findErr != nil {
+		return webhooks.StoredEvent{}, l.findErr
+	}
+	if clientID != l.event.ClientID || eventID != l.event.EventID {
+		return webhooks.StoredEvent{}, fmt.Errorf("event %s: %w", eventID, webhooks.ErrNotFound)
+	}
+	return l.event, nil
+}
+
+// A retry reads the exact payload from the delivery log, not its input;
+// a pruned event cancels the delivery, an unreadable one fails the attempt
+// on the normal schedule, and a database error is the activity's (retried).
+func TestDeliverLoggedAttemptReadsThePayloadFromTheLog(t *testing.T) {
+	var got [][]byte
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, body)
+	}))
+	defer rcv.Close()
+	in := attemptInput(t, 1, testEvent(), "")
+	stored := []byte(in.Payload)
+	in.Payload, in.DeliveryID, in.Attempt, in.MaxAttempts = "", "d-1", 2, 8
+	store := &fakeStore{webhooks: []webhooks.Webhook{testWebhook(1, "hook", rcv.URL)}}
+	run := func(log *loggedEvents) (DeliverAttemptResult, error) {
+		a := newActivities(store, HTTPOptions{AllowedNetworks: loopback})
+		a.Log = log
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		env.RegisterActivity(a)
+		val, err := env.ExecuteActivity(a.DeliverLoggedAttempt, in)
+		var res DeliverAttemptResult
+		if err == nil {
+			err = val.Get(&res)
+		}
+		return res, err
+	}
+	event := webhooks.StoredEvent{ClientID: testClient, EventID: in.EventID, Payload: stored}
+
+	res, err := run(&loggedEvents{event: event})
+	if err != nil || res.Outcome != OutcomeDelivered || len(got) != 1 || !bytes.Equal(got[0], stored) {
+		t.Fatalf("from the log: got %v %+v, body %q; want delivered with the stored bytes %q", err, res, got, stored)
+	}
+	res, err = run(&loggedEvents{findErr: fmt.Errorf("event: %w", webhooks.ErrNotFound)})
+	if err != nil || res.Outcome != OutcomeCancelled || len(got) != 1 {
+		t.Errorf("pruned event: got %v %+v after %d requests, want cancelled without a request", err, res, len(got))
+	}
+	log := &loggedEvents{findErr: fmt.Errorf("event: %w", webhooks.ErrUndecryptable)}
+	res, err = run(log)
+	if err != nil || res.Outcome != OutcomeRetry || !strings.Contains(res.Error, "cannot be decrypted") || len(got) != 1 {
+		t.Errorf("unreadable event: got %v %+v, want a failed attempt without a request", err, res)
+	}
+	if log.state != webhooks.DeliveryPending || log.attempt.Attempt != 2 {
+		t.Errorf("unreadable event: logged %s attempt %d, want attempt 2 recorded, delivery pending", log.state, log.attempt.Attempt)
+	}
+	if _, err := run(&loggedEvents{findErr: errors.New("connection refused")}); err == nil {
+		t.Error("database error: got no activity error, want one (Temporal retries it)")
+	}
 }

@@ -79,7 +79,9 @@ type DeliverAttemptInput struct {
 	// Payload is the exact body every attempt sends (SPEC 4). A string, not
 	// a json.RawMessage: Temporal's JSON converter would re-encode raw JSON
 	// with HTML escaping ("<" as "\u003c"), changing the bytes receivers get.
-	Payload string
+	// Empty in the input of DeliverLoggedAttempt, which reads it from the
+	// delivery log.
+	Payload string `json:",omitempty"`
 	// Attempt counts from 1.
 	Attempt int
 

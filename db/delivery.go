@@ -2,12 +2,14 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/ocelot/webhooks"
@@ -243,24 +245,45 @@ func (s *Store) ListDeliveries(ctx context.Context, clientID string, f webhooks.
 	case f.EventName != "":
 		query, args = listDeliveriesByEventQuery, append(args, string(f.EventName))
 	}
-	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
-		return nil, 0, fmt.Errorf("list deliveries of webhook %d: %w", f.WebhookKey, translate(err))
-	}
+	var list []webhooks.Delivery
 	var next int64
-	if len(rows) > f.Limit {
-		rows = rows[:f.Limit]
-		next = rows[len(rows)-1].Seq
-	}
-	list, err := s.withAttempts(ctx, rows)
+	err := s.snapshot(ctx, func(q sqlx.QueryerContext) error {
+		var rows []deliveryRow
+		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+			return translate(err)
+		}
+		if len(rows) > f.Limit {
+			rows = rows[:f.Limit]
+			next = rows[len(rows)-1].Seq
+		}
+		var err error
+		list, err = withAttempts(ctx, q, rows)
+		return err
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list deliveries of webhook %d: %w", f.WebhookKey, err)
 	}
 	return list, next, nil
 }
 
+// snapshot runs read on one consistent view of the database, a read-only
+// REPEATABLE READ transaction: deliveries and their attempts are read by
+// two queries, and an attempt committed between them would otherwise show
+// beside its delivery's earlier state (pending, no next attempt).
+func (s *Store) snapshot(ctx context.Context, read func(q sqlx.QueryerContext) error) error {
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo
+	if err := read(tx); err != nil {
+		return err
+	}
+	return translate(tx.Commit())
+}
+
 // withAttempts converts rows and adds their attempts, read in one query.
-func (s *Store) withAttempts(ctx context.Context, rows []deliveryRow) ([]webhooks.Delivery, error) {
+func withAttempts(ctx context.Context, q sqlx.QueryerContext, rows []deliveryRow) ([]webhooks.Delivery, error) {
 	list := make([]webhooks.Delivery, len(rows))
 	index := make(map[string]int, len(rows))
 	ids := make(pq.StringArray, len(rows))
@@ -271,7 +294,7 @@ func (s *Store) withAttempts(ctx context.Context, rows []deliveryRow) ([]webhook
 		return list, nil
 	}
 	var attempts []attemptRow
-	if err := s.db.SelectContext(ctx, &attempts, attemptsQuery, ids); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &attempts, attemptsQuery, ids); err != nil {
 		return nil, fmt.Errorf("read attempts: %w", translate(err))
 	}
 	for _, a := range attempts {
@@ -293,14 +316,19 @@ func (s *Store) FindDelivery(ctx context.Context, clientID string, webhookKey in
 	if uuid.Validate(id) != nil {
 		return webhooks.Delivery{}, fmt.Errorf("find delivery %s: %w", id, webhooks.ErrNotFound)
 	}
-	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, findDeliveryQuery, id, clientID, webhookKey); err != nil {
-		return webhooks.Delivery{}, fmt.Errorf("find delivery %s: %w", id, translate(err))
-	}
-	if len(rows) == 0 {
-		return webhooks.Delivery{}, fmt.Errorf("find delivery %s: %w", id, webhooks.ErrNotFound)
-	}
-	list, err := s.withAttempts(ctx, rows)
+	var list []webhooks.Delivery
+	err := s.snapshot(ctx, func(q sqlx.QueryerContext) error {
+		var rows []deliveryRow
+		if err := sqlx.SelectContext(ctx, q, &rows, findDeliveryQuery, id, clientID, webhookKey); err != nil {
+			return translate(err)
+		}
+		if len(rows) == 0 {
+			return webhooks.ErrNotFound
+		}
+		var err error
+		list, err = withAttempts(ctx, q, rows)
+		return err
+	})
 	if err != nil {
 		return webhooks.Delivery{}, fmt.Errorf("find delivery %s: %w", id, err)
 	}
@@ -320,11 +348,16 @@ func (s *Store) FindEvent(ctx context.Context, clientID, eventID string) (webhoo
 	if err != nil {
 		return webhooks.StoredEvent{}, nil, err
 	}
-	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, eventDeliveriesQuery, clientID, eventID); err != nil {
-		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, translate(err))
-	}
-	list, err := s.withAttempts(ctx, rows)
+	var list []webhooks.Delivery
+	err = s.snapshot(ctx, func(q sqlx.QueryerContext) error {
+		var rows []deliveryRow
+		if err := sqlx.SelectContext(ctx, q, &rows, eventDeliveriesQuery, clientID, eventID); err != nil {
+			return translate(err)
+		}
+		var err error
+		list, err = withAttempts(ctx, q, rows)
+		return err
+	})
 	if err != nil {
 		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, err)
 	}

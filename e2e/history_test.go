@@ -23,11 +23,12 @@ import (
 // re-recorded: running workflows of those versions must keep replaying.
 var recordHistories = flag.Bool("record-histories", false, "write the histories of the main paths to workflows/testdata/"+corpusDir)
 
-// corpusDir holds the corpus of the current shape (workflows.ShapeUnmarked:
-// the delivery-log path without a version marker), recorded with the
-// payload codec under the test key of testPayloadKeys. delivery-log/ holds
-// that of the version-marked path before it.
-const corpusDir = "unmarked"
+// corpusDir holds the corpus of the current code: workflows.ShapeUnmarked
+// inputs, whose retries read the payload from the delivery log (version 1
+// of "payload-from-log"), recorded with the payload codec under the test
+// key of testPayloadKeys. delivery-log/ and unmarked/ hold the corpora of
+// the versions before it.
+const corpusDir = "payload-from-log"
 
 // TestMainPathHistories runs the main delivery paths on the real server and
 // checks each ends as expected; with -record-histories it saves their

@@ -47,11 +47,11 @@ const (
 //
 // The fields that size the history are at their longest in characters:
 // client, office and event ids of 128, URLs of 2048, a message and failure
-// reason of 2000, a receiver answer beyond the 1 KiB kept. The text is
-// ASCII, one byte a character: each attempt's input carries the payload, so
-// a message of 2000 four-byte characters (emoji) makes the history 10.8 MiB,
-// past the warn limit, and one of control characters (6 bytes each in the
-// payload's JSON, 7 once the input escapes it again) over 20 MB.
+// reason of 2000, a receiver answer beyond the 1 KiB kept. The payload
+// is in the history once (the start event): retries read it from the
+// delivery log (DeliverLoggedAttempt). Before that, each retry's input
+// carried it, and a message of 2000 emoji made this history 10.8 MiB, past
+// the warn limit.
 //
 // The webhook ids have 17 characters: the longest with which 100 of them
 // fit the WebhookIds search attribute (Temporal's limit of 2 KiB a value;

@@ -75,6 +75,18 @@ const (
 	deliveryLogVersion = 1
 )
 
+// payloadFromLogChange is the workflow.GetVersion change id of retries
+// that read the payload from the delivery log (DeliverLoggedAttempt)
+// instead of carrying it in their input: the history then holds the
+// payload once, in its start event, however many retries it makes, so its
+// size no longer grows with the payload times the retries
+// (docs/reliability.md, the worst case). It is asked at the first retry: a
+// first-try delivery records no marker.
+const (
+	payloadFromLogChange  = "payload-from-log"
+	payloadFromLogVersion = 1
+)
+
 // DeliverEvent delivers one event to every matching webhook of its client,
 // independently and in parallel, each with the retry schedule of the input.
 // Every attempt is its own activity (the first a local activity), so the
@@ -226,11 +238,16 @@ func deliver(ctx workflow.Context, a *activities.Activities, in DeliverEventInpu
 				Summary:             summary,
 			}), a.DeliverAttempt, input)
 		} else {
+			deliverAttempt := a.DeliverAttempt
+			if logged && d.DeliveryID != "" &&
+				workflow.GetVersion(ctx, payloadFromLogChange, workflow.DefaultVersion, payloadFromLogVersion) == payloadFromLogVersion {
+				input.Payload, deliverAttempt = "", a.DeliverLoggedAttempt
+			}
 			future = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 				StartToCloseTimeout: attemptStartToClose,
 				RetryPolicy:         infrastructureRetry,
 				Summary:             summary,
-			}), a.DeliverAttempt, input)
+			}), deliverAttempt, input)
 		}
 		var result activities.DeliverAttemptResult
 		if err := future.Get(ctx, &result); err != nil {

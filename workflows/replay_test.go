@@ -29,8 +29,9 @@ import (
 // durations in nanoseconds); testdata/delivery-log/*.json that of the
 // delivery-log version, its payloads encrypted by the codec under the e2e
 // tests' key; testdata/unmarked/*.json that of workflows.ShapeUnmarked,
-// the same path chosen by the input instead of a version marker. All must
-// replay: workflows of each may be running.
+// the same path chosen by the input instead of a version marker;
+// testdata/payload-from-log/*.json that of retries reading the payload
+// from the delivery log. All must replay: workflows of each may be running.
 func histories(t *testing.T, pattern string, atLeast int) []string {
 	files, err := filepath.Glob(filepath.Join("testdata", pattern))
 	if err != nil {
@@ -56,6 +57,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	files := histories(t, "*.json", 6)
 	files = append(files, histories(t, "delivery-log/*.json", 6)...)
 	files = append(files, histories(t, "unmarked/*.json", 6)...)
+	files = append(files, histories(t, "payload-from-log/*.json", 6)...)
 	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
 			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: e2eDataConverter(t)})
