@@ -15,6 +15,12 @@ unset TEMPORAL_ADDRESS
 api=http://$HTTP_ADDR/api/v1
 fail() { echo "cluster-smoke: $*" >&2; tail -n 40 "$dir/out" >&2 || true; exit 1; }
 
+# A fresh service database; Temporal's databases are make cluster's own and
+# keep their workflows, so the event id is new on every run (a known one
+# would be answered as a duplicate, SPEC 5, and delivered no second time).
+psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS webhooks_cluster_smoke WITH (FORCE)' postgres
+event_id="smoke-$(date +%s%N)"
+
 setsid make cluster >"$dir/out" 2>&1 &
 pid=$!
 trap 'kill -KILL -- -$pid 2>/dev/null || true' EXIT
@@ -32,7 +38,7 @@ curl -sf -u $auth -H 'Content-Type: application/json' \
   -d '{"id":"smoke","matchingEvents":["PhoneNumber.optedIn"],"url":"http://127.0.0.1:18499/hook"}' \
   "$api/webhooks" >/dev/null || fail "create webhook"
 curl -sf -u ingest:ingest-key-for-local-use-only -H 'Content-Type: application/json' \
-  -d '{"clientId":"demo","event":{"name":"PhoneNumber.optedIn","eventId":"smoke-1","phoneNumber":"+15550001","triggerType":"Manual"}}' \
+  -d '{"clientId":"demo","event":{"name":"PhoneNumber.optedIn","eventId":"'"$event_id"'","phoneNumber":"+15550001","triggerType":"Manual"}}' \
   "$api/events" >/dev/null || fail "ingest"
 for _ in $(seq 1 60); do
   curl -sf -u $auth "$api/webhooks/smoke/deliveries" | grep -q '"attempt":1' && break
