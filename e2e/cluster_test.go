@@ -184,6 +184,7 @@ func (e *env) ingestRetrying(clientID, eventID string, deadline time.Time) (acce
 			e.t.Errorf("ingest %s: got %d %s, want 202 or 503", eventID, status, body)
 			return accepted{}, tries
 		}
+		e.failedIngests.Add(1)
 		if time.Now().After(deadline) {
 			e.t.Errorf("ingest %s: still failing after %d tries: %d %v", eventID, tries, status, err)
 			return accepted{}, tries
@@ -308,11 +309,13 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 			defer mu.Unlock()
 			return len(ids) >= producers*perProducer/3
 		})
+		failedBefore := e.failedIngests.Load()
 		if err := e.cluster.API.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		killedAt := time.Now()
-		time.Sleep(500 * time.Millisecond)
+		// Restart once the producers have met the dead API.
+		waitFor(t, "a producer to fail against the dead API", func() bool { return e.failedIngests.Load() > failedBefore })
 		if err := e.cluster.API.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +353,6 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		if status, body, err := e.tryIngest(clientID, "while-down"); err != nil || status != http.StatusServiceUnavailable {
 			t.Errorf("ingest while Temporal is down: got %d %s %v, want 503", status, body, err)
 		}
-		time.Sleep(2 * time.Second)
 		if err := e.cluster.Temporal.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -395,24 +397,8 @@ func TestDevStackSurvivesKill(t *testing.T) {
 	apiURL := "http://" + httpAddr
 	ready := func() {
 		t.Helper()
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
-			resp, err := http.Get(apiURL + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return
-				}
-			}
-			select {
-			case <-devstack.Exited():
-				t.Fatalf("devstack exited; its log ends:\n%s", devstack.LogTail(30))
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("devstack not ready: %v; its log ends:\n%s", err, devstack.LogTail(30))
-			}
-			time.Sleep(200 * time.Millisecond)
+		if err := cluster.WaitHTTP(context.Background(), devstack, apiURL+"/readyz"); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := devstack.Start(); err != nil {

@@ -256,7 +256,11 @@ func TestPostgresCutFromTheWorker(t *testing.T) {
 	close(held.hold) // the answer arrives; logging it fails
 	// Accepted while the worker cannot resolve it.
 	resolving := e.ingest(clientID, "", map[string]any{"name": "PhoneNumber.optedIn", "phoneNumber": "+1", "triggerType": "Inbound"})
-	time.Sleep(3 * time.Second)
+	// The outage itself: how long PostgreSQL stays away is the fault being
+	// injected, not a wait for something (the worker's failing tries are
+	// visible nowhere outside it). 3 s spans several of Temporal's retries.
+	const outage = 3 * time.Second
+	time.Sleep(outage)
 	if n := len(plain.requests()); n != 0 {
 		t.Errorf("the event resolved while PostgreSQL was cut reached its receiver %d times", n)
 	}
@@ -278,7 +282,7 @@ func TestPostgresCutFromTheWorker(t *testing.T) {
 		tl.delivered++
 		tl.duplicated += n - r.Deliveries[0].Attempts
 	}
-	t.Logf("PostgreSQL cut from the worker for 3 s (during resolution, a POST's log write and a retry wait): %s; all delivered %.1fs after the cut", tl, time.Since(cutAt).Seconds())
+	t.Logf("PostgreSQL cut from the worker for %s (during resolution, a POST's log write and a retry wait): %s; all delivered %.1fs after the cut", outage, tl, time.Since(cutAt).Seconds())
 	list := e.deliveries(clientID, key, "held", "")
 	if len(list) != 1 || list[0].State != "delivered" {
 		t.Fatalf("log of held: got %+v, want one delivered delivery", list)

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,9 @@ type env struct {
 	store *db.Store
 	stack *stack.Stack
 	cfg   config.Config
+	// failedIngests counts the tries of ingestRetrying answered 503 or
+	// refused, as they happen.
+	failedIngests atomic.Int64
 }
 
 func start(t *testing.T, opts stack.Options, schedule ...time.Duration) *env {

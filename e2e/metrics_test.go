@@ -2,15 +2,13 @@ package e2e
 
 import (
 	"net/http"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/ocelot/webhooks/db/dbtest"
+	"github.com/ocelot/webhooks/internal/metrics/metricstest"
 	"github.com/ocelot/webhooks/internal/stack"
 	"github.com/ocelot/webhooks/workflows"
 )
@@ -37,7 +35,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	})
 	failing := newReceiver(t, http.StatusServiceUnavailable)
 	e.createWebhook(clientID, key, hookBody("failing-hook", failing.URL+"/hook", "PhoneNumber.optedOut"))
-	before := scrapeMetrics(t, s.MetricsURL)
+	before := metricstest.Scrape(t, s.MetricsURL)
 
 	a := e.ingest(clientID, "", map[string]any{
 		"name": "IncomingSms.received", "eventId": "metrics-1", "to": "+15550001", "from": "+15550002",
@@ -57,9 +55,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 	// The attempt is logged (waiting) before it is counted: wait for both.
 	failed := map[string]string{"class": "5xx"}
 	waitFor(t, "the failed attempt, counted and waiting to retry", func() bool {
-		after = scrapeMetrics(t, s.MetricsURL)
-		return metricValue(after, "webhook_deliveries_waiting_retry", nil) >= 1 &&
-			metricValue(after, "webhook_delivery_attempts_total", failed) > metricValue(before, "webhook_delivery_attempts_total", failed)
+		after = metricstest.Scrape(t, s.MetricsURL)
+		return metricstest.Value(after, "webhook_deliveries_waiting_retry", nil) >= 1 &&
+			metricstest.Value(after, "webhook_delivery_attempts_total", failed) > metricstest.Value(before, "webhook_delivery_attempts_total", failed)
 	})
 
 	for _, d := range []struct {
@@ -77,83 +75,18 @@ func TestMetricsEndToEnd(t *testing.T) {
 		{"webhook_deliveries_finished_total", map[string]string{"state": "failed"}, 0},
 		{"webhook_deliveries_waiting_retry", nil, 1},
 	} {
-		if got := metricValue(after, d.name, d.labels) - metricValue(before, d.name, d.labels); got != d.want {
+		if got := metricstest.Value(after, d.name, d.labels) - metricstest.Value(before, d.name, d.labels); got != d.want {
 			t.Errorf("%s%v: got a change of %v, want %v", d.name, d.labels, got, d.want)
 		}
 	}
 	// The worker's SDK metrics come through the same address.
 	// A first attempt runs as a local activity.
 	deliver := map[string]string{"activity_type": "DeliverAttempt"}
-	if got := metricValue(after, "temporal_local_activity_execution_latency_seconds", deliver); got < 2 {
+	if got := metricstest.Value(after, "temporal_local_activity_execution_latency_seconds", deliver); got < 2 {
 		t.Errorf("temporal_local_activity_execution_latency_seconds%v: got %v executions, want 2", deliver, got)
 	}
 	if _, ok := after["temporal_worker_task_slots_available"]; !ok {
 		t.Error("temporal_worker_task_slots_available: absent")
 	}
-	checkLabelValues(t, after, rcv.URL, failing.URL, "url-token", "+1555", hookPassword, ingestPass, key)
-}
-
-func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: got status %d, want 200", url, resp.StatusCode)
-	}
-	var parser expfmt.TextParser
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
-	}
-	return families
-}
-
-// metricValue sums the series of name whose labels include want; a
-// histogram counts its observations.
-func metricValue(families map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	sum := 0.0
-series:
-	for _, m := range families[name].GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue series
-			}
-		}
-		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-	}
-	return sum
-}
-
-// A label value may hold an id with digits (the SDK's worker-command task
-// queue ends in a UUID), so a phone number is a value that is one.
-var (
-	urlLike   = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://`)
-	phoneLike = regexp.MustCompile(`^\+?\d[\d ()-]{5,}\d$`)
-)
-
-// checkLabelValues fails for a label value that looks like a URL or a phone
-// number, or holds one of secrets (SPEC 12).
-func checkLabelValues(t *testing.T, families map[string]*dto.MetricFamily, secrets ...string) {
-	t.Helper()
-	for name, f := range families {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if urlLike.MatchString(l.GetValue()) || phoneLike.MatchString(l.GetValue()) {
-					t.Errorf("%s{%s=%q}: looks like a URL or a phone number", name, l.GetName(), l.GetValue())
-				}
-				for _, s := range secrets {
-					if strings.Contains(l.GetValue(), s) {
-						t.Errorf("%s{%s=%q}: holds %q", name, l.GetName(), l.GetValue(), s)
-					}
-				}
-			}
-		}
-	}
+	metricstest.CheckLabels(t, after, rcv.URL, failing.URL, "url-token", "+1555", hookPassword, ingestPass, key)
 }

@@ -91,7 +91,15 @@ func TestServeAPIRunsWorker(t *testing.T) {
 		rcv := newCountingReceiver(t)
 		workflowID := api.ingestOne(t, store, "plain-client", rcv.URL)
 
-		time.Sleep(2 * time.Second)
+		// Without a worker the first workflow task waits in matching: it is
+		// scheduled, and nothing starts it or reaches the receiver.
+		d, err := tc.DescribeWorkflowExecution(context.Background(), workflowID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state := d.GetPendingWorkflowTask().GetState(); state != enumspb.PENDING_WORKFLOW_TASK_STATE_SCHEDULED {
+			t.Fatalf("first workflow task with no worker running: got %v, want scheduled", state)
+		}
 		if n := rcv.count.Load(); n != 0 {
 			t.Fatalf("receiver got %d requests with no worker running, want none", n)
 		}

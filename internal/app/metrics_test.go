@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/common/expfmt"
-
 	"github.com/ocelot/webhooks/internal/metrics"
+	"github.com/ocelot/webhooks/internal/metrics/metricstest"
 )
 
 func TestServeMetrics(t *testing.T) {
@@ -19,15 +18,8 @@ func TestServeMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ServeMetrics: %v", err)
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	var parser expfmt.TextParser
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	resp.Body.Close()
-	if err != nil || families["webhook_events_ingested_total"] == nil {
-		t.Errorf("GET /metrics: got %d families, %v; want the webhook metrics", len(families), err)
+	if families := metricstest.Scrape(t, "http://"+addr+"/metrics"); families["webhook_events_ingested_total"] == nil {
+		t.Errorf("GET /metrics: got %d families, want the webhook metrics", len(families))
 	}
 	for _, tt := range []struct {
 		method, path string

@@ -176,7 +176,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if err := c.UI.Start(); err != nil {
 			return nil, err
 		}
-		if err := waitHTTP(ctx, c.UI, c.UIURL+"/"); err != nil {
+		if err := WaitHTTP(ctx, c.UI, c.UIURL+"/"); err != nil {
 			return nil, err
 		}
 	}
@@ -277,10 +277,12 @@ func searchAttributesQuery() string {
 
 // WaitForAPI waits until the API answers /readyz with 200.
 func (c *Cluster) WaitForAPI(ctx context.Context) error {
-	return waitHTTP(ctx, c.API, c.APIURL+"/readyz")
+	return WaitHTTP(ctx, c.API, c.APIURL+"/readyz")
 }
 
-func waitHTTP(ctx context.Context, p *Process, u string) error {
+// WaitHTTP waits until u answers 200, for up to a minute, failing early
+// with the end of p's log if p exits meanwhile.
+func WaitHTTP(ctx context.Context, p *Process, u string) error {
 	return poll(ctx, p, time.Minute, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {

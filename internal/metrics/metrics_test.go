@@ -3,105 +3,23 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/ocelot/webhooks/activities"
 	"github.com/ocelot/webhooks/api"
 	"github.com/ocelot/webhooks/internal/metrics"
+	"github.com/ocelot/webhooks/internal/metrics/metricstest"
 )
 
 var (
 	_ activities.Metrics = (*metrics.Metrics)(nil)
 	_ api.IngestMetrics  = (*metrics.Metrics)(nil)
 )
-
-// scrape GETs url and parses the answer as the Prometheus text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: got status %d, want 200", url, resp.StatusCode)
-	}
-	var parser expfmt.TextParser
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
-	}
-	return families
-}
-
-// value returns the value of the series of name whose labels include want,
-// summed over the matching series; a histogram's value is its count.
-func value(families map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	f := families[name]
-	if f == nil {
-		return 0
-	}
-	sum := 0.0
-series:
-	for _, m := range f.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue series
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			sum += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return sum
-}
-
-// Label values must never carry a URL, a phone number or a secret (SPEC 12).
-// A value may hold an id with digits (the SDK's worker-command task queue
-// ends in a UUID), so a phone number is a value that is one.
-var (
-	urlLike   = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://|www\.`)
-	phoneLike = regexp.MustCompile(`^\+?\d[\d ()-]{5,}\d$`)
-)
-
-// checkLabels fails for any label value that looks like a URL or a phone
-// number or contains one of secrets.
-func checkLabels(t *testing.T, families map[string]*dto.MetricFamily, secrets ...string) {
-	t.Helper()
-	for name, f := range families {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				v := l.GetValue()
-				if urlLike.MatchString(v) || phoneLike.MatchString(v) {
-					t.Errorf("%s{%s=%q}: a label value looks like a URL or a phone number", name, l.GetName(), v)
-				}
-				for _, s := range secrets {
-					if s != "" && strings.Contains(v, s) {
-						t.Errorf("%s{%s=%q}: a label value holds a secret", name, l.GetName(), v)
-					}
-				}
-			}
-		}
-	}
-}
 
 type fixedCount struct {
 	n     atomic.Int64
@@ -125,7 +43,7 @@ func TestMetricsChangeAsDeliveriesHappen(t *testing.T) {
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 
-	before := scrape(t, srv.URL)
+	before := metricstest.Scrape(t, srv.URL)
 	// Every series of the fixed label sets exists from the start.
 	for _, tt := range []struct {
 		name   string
@@ -139,7 +57,7 @@ func TestMetricsChangeAsDeliveriesHappen(t *testing.T) {
 			t.Errorf("%s%v: absent before any activity, want 0", tt.name, tt.labels)
 		}
 	}
-	if got := value(before, "webhook_deliveries_waiting_retry", nil); got != 3 {
+	if got := metricstest.Value(before, "webhook_deliveries_waiting_retry", nil); got != 3 {
 		t.Errorf("waiting: got %v, want 3", got)
 	}
 
@@ -157,7 +75,7 @@ func TestMetricsChangeAsDeliveriesHappen(t *testing.T) {
 	m.DeliveryFinished("whsec_c2VjcmV0")
 	waiting.n.Store(1)
 
-	after := scrape(t, srv.URL)
+	after := metricstest.Scrape(t, srv.URL)
 	deltas := []struct {
 		name   string
 		labels map[string]string
@@ -176,7 +94,7 @@ func TestMetricsChangeAsDeliveriesHappen(t *testing.T) {
 		{"webhook_deliveries_waiting_retry", nil, -2},
 	}
 	for _, d := range deltas {
-		if got := value(after, d.name, d.labels) - value(before, d.name, d.labels); got != d.want {
+		if got := metricstest.Value(after, d.name, d.labels) - metricstest.Value(before, d.name, d.labels); got != d.want {
 			t.Errorf("%s%v: got a change of %v, want %v", d.name, d.labels, got, d.want)
 		}
 	}
@@ -188,7 +106,7 @@ func TestMetricsChangeAsDeliveriesHappen(t *testing.T) {
 			}
 		}
 	}
-	checkLabels(t, after, "s3cret", "whsec_")
+	metricstest.CheckLabels(t, after, "s3cret", "whsec_")
 }
 
 func hasSeries(families map[string]*dto.MetricFamily, name string, want map[string]string) bool {
@@ -214,12 +132,12 @@ func TestWaitingCountFails(t *testing.T) {
 	defer srv.Close()
 
 	for i := 1; i <= 2; i++ {
-		families := scrape(t, srv.URL)
+		families := metricstest.Scrape(t, srv.URL)
 		// No gauge rather than a wrong 0; the scrape itself succeeds.
 		if _, ok := families["webhook_deliveries_waiting_retry"]; ok {
 			t.Errorf("scrape %d: the gauge is exported although the count failed", i)
 		}
-		if got := value(families, "webhook_deliveries_waiting_retry_errors_total", nil); got != float64(i) {
+		if got := metricstest.Value(families, "webhook_deliveries_waiting_retry_errors_total", nil); got != float64(i) {
 			t.Errorf("scrape %d: errors got %v, want %d", i, got, i)
 		}
 		if _, ok := families["webhook_events_ingested_total"]; !ok {
@@ -236,7 +154,7 @@ func TestWithoutWaitingCounter(t *testing.T) {
 	m := metrics.New()
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
-	families := scrape(t, srv.URL)
+	families := metricstest.Scrape(t, srv.URL)
 	if _, ok := families["webhook_deliveries_waiting_retry"]; ok {
 		t.Error("gauge exported without a counter")
 	}
@@ -295,7 +213,7 @@ func TestTemporalHandler(t *testing.T) {
 		{"temporal_odd_name_total", map[string]string{"bad_key": "caf\uFFFD"}, 1},
 	}
 	for _, tt := range tests {
-		if got := value(byName, tt.name, tt.labels); got != tt.want {
+		if got := metricstest.Value(byName, tt.name, tt.labels); got != tt.want {
 			t.Errorf("%s%v: got %v, want %v", tt.name, tt.labels, got, tt.want)
 		}
 	}
@@ -310,7 +228,7 @@ func TestTemporalHandler(t *testing.T) {
 	// The text exposition, as Prometheus reads it, parses.
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
-	scrape(t, srv.URL)
+	metricstest.Scrape(t, srv.URL)
 }
 
 func TestTemporalName(t *testing.T) {
