@@ -16,8 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ocelot/webhooks"
-	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/cluster"
 	"github.com/ocelot/webhooks/internal/config"
@@ -48,19 +46,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	store, conn, err := app.OpenStore(ctx, cfg)
+	// The processes open their own connections; this one only prepares
+	// the database.
+	_, conn, err := app.OpenDevStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	demo := webhooks.Client{ID: cfg.DevClientID, Name: "demo", KeyHash: webhooks.HashAPIKey(cfg.DevClientKey)}
-	err = store.UpsertClient(ctx, demo)
 	conn.Close()
-	if err != nil {
-		return fmt.Errorf("demo client: %w", err)
-	}
 	c, err := cluster.Start(ctx, cluster.Options{
 		BinDir:        filepath.Dir(bin),
 		Dir:           filepath.Join(cfg.DataDir, "cluster"),

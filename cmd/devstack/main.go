@@ -15,8 +15,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ocelot/webhooks"
-	"github.com/ocelot/webhooks/db"
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
 	"github.com/ocelot/webhooks/internal/stack"
@@ -46,18 +44,11 @@ func run(ctx context.Context) error {
 		return err
 	}
 	logger.Info("starting dev stack", "config", cfg)
-	if err := db.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	store, conn, err := app.OpenStore(ctx, cfg)
+	store, conn, err := app.OpenDevStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	demo := webhooks.Client{ID: cfg.DevClientID, Name: "demo", KeyHash: webhooks.HashAPIKey(cfg.DevClientKey)}
-	if err := store.UpsertClient(ctx, demo); err != nil {
-		return fmt.Errorf("demo client: %w", err)
-	}
 	s, err := stack.Start(ctx, cfg, store, stack.Options{
 		TemporalFile: filepath.Join(cfg.DataDir, "temporal.db"),
 		UIAddr:       cfg.TemporalUIAddr,

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/ocelot/webhooks"
 	"github.com/ocelot/webhooks/activities"
 	"github.com/ocelot/webhooks/api"
 	"github.com/ocelot/webhooks/db"
@@ -205,4 +206,23 @@ func WorkerOptions(cfg config.Config) worker.Options {
 		ActivityPollers:         cfg.WorkerPollers,
 		WorkflowPollers:         cfg.WorkerPollers,
 	}
+}
+
+// OpenDevStore is OpenStore for `make run` and `make cluster`: it first
+// creates the database when absent, and then creates or updates the demo
+// client (DEV_CLIENT_ID, DEV_CLIENT_KEY). The caller closes the *sqlx.DB.
+func OpenDevStore(ctx context.Context, cfg config.Config) (*db.Store, *sqlx.DB, error) {
+	if err := db.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, nil, err
+	}
+	store, conn, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	demo := webhooks.Client{ID: cfg.DevClientID, Name: "demo", KeyHash: webhooks.HashAPIKey(cfg.DevClientKey)}
+	if err := store.UpsertClient(ctx, demo); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("demo client: %w", err)
+	}
+	return store, conn, nil
 }
