@@ -206,6 +206,9 @@ func (e *env) dialTemporal(ctx context.Context, address string, logTo io.Writer)
 		HostPort:  address,
 		Namespace: e.namespace,
 		Logger:    tlog.NewStructuredLogger(logger),
+		// As the service's own clients (app.ClientOptions), so that the
+		// floors run on the same connection settings.
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
 	})
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", address, err)

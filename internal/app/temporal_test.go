@@ -180,6 +180,9 @@ func TestClientOptionsEncryptPayloadsAndFailures(t *testing.T) {
 	if opts.HostPort != "127.0.0.1:7233" || opts.Namespace != "default" || opts.ConnectionOptions.TLS != nil {
 		t.Errorf("got %s %s TLS %v, want the configured address in plaintext", opts.HostPort, opts.Namespace, opts.ConnectionOptions.TLS)
 	}
+	if _, none := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !none {
+		t.Errorf("gRPC compression = %T, want none: encrypted payloads do not compress", opts.ConnectionOptions.GrpcCompression)
+	}
 	p, err := opts.DataConverter.ToPayload("+15550001")
 	if err != nil || string(p.Metadata[codec.MetadataEncoding]) != codec.EncodingEncrypted {
 		t.Errorf("got payload %v, %v, want it encrypted", p, err)

@@ -3,10 +3,12 @@ package devserver
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -179,6 +181,8 @@ func TestFilePersistence(t *testing.T) {
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("database file after phase 1: %v", err)
 	}
+
+	checkPartialVisibilityIndexes(t, ctx, db)
 
 	// Phase 2: start on the existing file in this process; the workflow is
 	// still running and visibility still finds it by its attributes.
@@ -513,4 +517,81 @@ func rss() string {
 		}
 	}
 	return "?"
+}
+
+// checkPartialVisibilityIndexes checks, on a database file the server
+// created, that the visibility indexes of nullable columns are partial,
+// that a search by a custom keyword still uses its index, and that a
+// second pass changes nothing.
+func checkPartialVisibilityIndexes(t *testing.T, ctx context.Context, file string) {
+	t.Helper()
+	dsn := sqliteDSN(map[string]string{"mode": "rw"}, file)
+	indexSQL := func() map[string]string {
+		db, err := sql.Open(sqliteDriver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var name, def string
+			if err := rows.Scan(&name, &def); err != nil {
+				t.Fatal(err)
+			}
+			got[name] = def
+		}
+		if err := closeRows(rows); err != nil {
+			t.Fatal(err)
+		}
+		var plan strings.Builder
+		rows, err = db.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT run_id FROM executions_visibility WHERE namespace_id = 'n' AND Keyword01 = 'acme' ORDER BY COALESCE(close_time, '9999-12-31 23:59:59+00:00') DESC, start_time DESC, run_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(detail + "; ")
+		}
+		if err := closeRows(rows); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan.String(), "by_keyword_01") {
+			t.Errorf("a search by Keyword01 does not use its index: %s", plan.String())
+		}
+		return got
+	}
+
+	before := indexSQL()
+	partial := 0
+	for name, def := range before {
+		if strings.Contains(def, " WHERE ") {
+			partial++
+		}
+		for _, full := range []string{"default_idx", "by_workflow_id", "by_status", "by_workflow_type"} {
+			if name == full && strings.Contains(def, " WHERE ") {
+				t.Errorf("index %s on a NOT NULL column was made partial: %s", name, def)
+			}
+		}
+	}
+	if partial < 40 || partial == len(before) {
+		t.Errorf("%d of %d visibility indexes are partial; want most but not all", partial, len(before))
+	}
+	if def := before["by_keyword_01"]; !strings.HasSuffix(def, `WHERE "Keyword01" IS NOT NULL`) {
+		t.Errorf("by_keyword_01 = %s", def)
+	}
+	if err := partialVisibilityIndexes(ctx, dsn); err != nil {
+		t.Fatalf("second pass: %v", err)
+	}
+	if after := indexSQL(); !maps.Equal(before, after) {
+		t.Errorf("a second pass changed the indexes")
+	}
+	t.Logf("%d of %d visibility indexes are partial", partial, len(before))
 }
