@@ -19,8 +19,9 @@ const sqliteDriver = "sqlite"
 // every visibility write (a workflow's start and close) updated all 58;
 // now it updates the dozen that hold a value. Queries lose nothing: an
 // index is still used for `col = x`, `col > x` and the like, which imply
-// `col IS NOT NULL`; `col IS NULL` scans, as a list of all workflows
-// does anyway. The index names stay, so the plugin's schema setup, which
+// `col IS NOT NULL`; only `col IS NULL` no longer has an index on col
+// and reads the namespace's rows in list order instead. The index names
+// stay, so the plugin's schema setup, which
 // stops at the first object that exists, sees the schema as it made it.
 // It is idempotent, and runs in one transaction before the server opens
 // the database (docs/performance.md has the measured effect).
