@@ -245,41 +245,37 @@ func (s *Store) ListDeliveries(ctx context.Context, clientID string, f webhooks.
 	case f.EventName != "":
 		query, args = listDeliveriesByEventQuery, append(args, string(f.EventName))
 	}
-	var list []webhooks.Delivery
-	var next int64
-	err := s.snapshot(ctx, func(q sqlx.QueryerContext) error {
-		var rows []deliveryRow
-		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
-			return translate(err)
-		}
-		if len(rows) > f.Limit {
-			rows = rows[:f.Limit]
-			next = rows[len(rows)-1].Seq
-		}
-		var err error
-		list, err = withAttempts(ctx, q, rows)
-		return err
-	})
+	list, next, err := s.deliveries(ctx, f.Limit, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list deliveries of webhook %d: %w", f.WebhookKey, err)
 	}
 	return list, next, nil
 }
 
-// snapshot runs read on one consistent view of the database, a read-only
-// REPEATABLE READ transaction: deliveries and their attempts are read by
-// two queries, and an attempt committed between them would otherwise show
-// beside its delivery's earlier state (pending, no next attempt).
-func (s *Store) snapshot(ctx context.Context, read func(q sqlx.QueryerContext) error) error {
+// deliveries reads the deliveries query selects, with their attempts. With
+// limit > 0 it keeps the first limit rows and, when the query found more,
+// returns the seq of the last one kept as next. Both queries run in one
+// read-only REPEATABLE READ transaction: an attempt committed between them
+// would otherwise show beside its delivery's earlier state (pending, no
+// next attempt).
+func (s *Store) deliveries(ctx context.Context, limit int, query string, args ...any) (list []webhooks.Delivery, next int64, err error) {
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return translate(err)
+		return nil, 0, translate(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo
-	if err := read(tx); err != nil {
-		return err
+	var rows []deliveryRow
+	if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, 0, translate(err)
 	}
-	return translate(tx.Commit())
+	if limit > 0 && len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[len(rows)-1].Seq
+	}
+	if list, err = withAttempts(ctx, tx, rows); err != nil {
+		return nil, 0, err
+	}
+	return list, next, translate(tx.Commit())
 }
 
 // withAttempts converts rows and adds their attempts, read in one query.
@@ -316,19 +312,10 @@ func (s *Store) FindDelivery(ctx context.Context, clientID string, webhookKey in
 	if uuid.Validate(id) != nil {
 		return webhooks.Delivery{}, fmt.Errorf("find delivery %s: %w", id, webhooks.ErrNotFound)
 	}
-	var list []webhooks.Delivery
-	err := s.snapshot(ctx, func(q sqlx.QueryerContext) error {
-		var rows []deliveryRow
-		if err := sqlx.SelectContext(ctx, q, &rows, findDeliveryQuery, id, clientID, webhookKey); err != nil {
-			return translate(err)
-		}
-		if len(rows) == 0 {
-			return webhooks.ErrNotFound
-		}
-		var err error
-		list, err = withAttempts(ctx, q, rows)
-		return err
-	})
+	list, _, err := s.deliveries(ctx, 0, findDeliveryQuery, id, clientID, webhookKey)
+	if err == nil && len(list) == 0 {
+		err = webhooks.ErrNotFound
+	}
 	if err != nil {
 		return webhooks.Delivery{}, fmt.Errorf("find delivery %s: %w", id, err)
 	}
@@ -348,16 +335,7 @@ func (s *Store) FindEvent(ctx context.Context, clientID, eventID string) (webhoo
 	if err != nil {
 		return webhooks.StoredEvent{}, nil, err
 	}
-	var list []webhooks.Delivery
-	err = s.snapshot(ctx, func(q sqlx.QueryerContext) error {
-		var rows []deliveryRow
-		if err := sqlx.SelectContext(ctx, q, &rows, eventDeliveriesQuery, clientID, eventID); err != nil {
-			return translate(err)
-		}
-		var err error
-		list, err = withAttempts(ctx, q, rows)
-		return err
-	})
+	list, _, err := s.deliveries(ctx, 0, eventDeliveriesQuery, clientID, eventID)
 	if err != nil {
 		return webhooks.StoredEvent{}, nil, fmt.Errorf("find event %s: %w", eventID, err)
 	}

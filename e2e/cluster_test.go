@@ -193,6 +193,19 @@ func (e *env) ingestRetrying(clientID, eventID string, deadline time.Time) (acce
 	}
 }
 
+// ingestSeries ingests events prefix-0 ... prefix-(n-1) for clientID with
+// ingestRetrying, and returns each event's workflow id by event id.
+func (e *env) ingestSeries(clientID, prefix string, n int) map[string]string {
+	e.t.Helper()
+	ids := map[string]string{}
+	for i := range n {
+		eventID := fmt.Sprintf("%s-%d", prefix, i)
+		a, _ := e.ingestRetrying(clientID, eventID, time.Now().Add(time.Minute))
+		ids[eventID] = a.WorkflowID
+	}
+	return ids
+}
+
 func (e *env) tryIngest(clientID, eventID string) (int, []byte, error) {
 	body := fmt.Sprintf(`{"clientId":%q,"event":{"name":"PhoneNumber.optedIn","eventId":%q,"phoneNumber":"+15550009","triggerType":"Manual"}}`, clientID, eventID)
 	req, err := http.NewRequest("POST", e.stack.APIURL+"/api/v1/events", strings.NewReader(body))
@@ -254,12 +267,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		e.createWebhook(clientID, key, hookBody("held", rcv.URL, "PhoneNumber.optedIn"))
 		defer e.do("DELETE", "/api/v1/webhooks/held", clientID, key, nil)
 		const events = 6
-		ids := map[string]string{}
-		for i := range events {
-			eventID := fmt.Sprintf("held-%d", i)
-			a, _ := e.ingestRetrying(clientID, eventID, time.Now().Add(time.Minute))
-			ids[eventID] = a.WorkflowID
-		}
+		ids := e.ingestSeries(clientID, "held", events)
 		waitFor(t, "every first POST held by the receiver", func() bool { return len(rcv.requests()) >= events })
 		killed := e.cluster.Workers[0]
 		if err := killed.Kill(); err != nil {
@@ -338,12 +346,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		e.createWebhook(clientID, key, hookBody("timer", rcv.URL, "PhoneNumber.optedIn"))
 		defer e.do("DELETE", "/api/v1/webhooks/timer", clientID, key, nil)
 		const events = 10
-		ids := map[string]string{}
-		for i := range events {
-			eventID := fmt.Sprintf("timer-%d", i)
-			a, _ := e.ingestRetrying(clientID, eventID, time.Now().Add(time.Minute))
-			ids[eventID] = a.WorkflowID
-		}
+		ids := e.ingestSeries(clientID, "timer", events)
 		waitFor(t, "every first attempt", func() bool { return len(rcv.requests()) >= events })
 		if err := e.cluster.Temporal.Kill(); err != nil {
 			t.Fatal(err)
@@ -426,12 +429,7 @@ func TestDevStackSurvivesKill(t *testing.T) {
 	rcv.failFirst = true
 	e.createWebhook("acme", devKey, hookBody("timer", rcv.URL, "PhoneNumber.optedIn"))
 	const events = 8
-	ids := map[string]string{}
-	for i := range events {
-		eventID := fmt.Sprintf("dev-%d", i)
-		a, _ := e.ingestRetrying("acme", eventID, time.Now().Add(time.Minute))
-		ids[eventID] = a.WorkflowID
-	}
+	ids := e.ingestSeries("acme", "dev", events)
 	waitFor(t, "every first attempt", func() bool { return len(rcv.requests()) >= events })
 	if err := devstack.Kill(); err != nil {
 		t.Fatal(err)

@@ -144,12 +144,14 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if err != nil {
 		return DeliverEventResult{}, fmt.Errorf("resolve webhooks: %w", err)
 	}
+	// The webhook ids the WebhookIds search attribute holds.
 	ids := make([]string, len(deliveries))
 	for i, d := range deliveries {
 		ids[i] = d.WebhookID
 	}
+	ids = searchableWebhookIDs(ids)
 	if !logged {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(searchableWebhookIDs(ids))); err != nil {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
 			return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
 		}
 	}
@@ -173,7 +175,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 			return DeliverEventResult{}, fmt.Errorf("await first attempts: %w", err)
 		}
 		if !allFinal(deliveries) {
-			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(searchableWebhookIDs(ids))); err != nil {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhookIDsKey.ValueSet(ids)); err != nil {
 				return DeliverEventResult{}, fmt.Errorf("upsert webhook ids: %w", err)
 			}
 			idsUpserted = true
@@ -184,7 +186,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if outcomes := outcomeList(deliveries); len(outcomes) > 0 {
 		updates := []temporal.SearchAttributeUpdate{DeliveryOutcomesKey.ValueSet(outcomes)}
 		if !idsUpserted {
-			updates = append(updates, WebhookIDsKey.ValueSet(searchableWebhookIDs(ids)))
+			updates = append(updates, WebhookIDsKey.ValueSet(ids))
 		}
 		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 			return DeliverEventResult{}, fmt.Errorf("upsert outcomes: %w", err)

@@ -96,10 +96,6 @@ func banner(cfg config.Config, c *cluster.Cluster) string {
 	for _, p := range c.Processes() {
 		fmt.Fprintf(&procs, "  %-16s pid %-8d log %s\n", p.Name, p.Pid(), p.LogPath)
 	}
-	ingest := "$INGEST_PASSWORD"
-	if cfg.IngestPassword == config.DevIngestPassword {
-		ingest = cfg.IngestPassword
-	}
 	return fmt.Sprintf(`
 Webhook delivery cluster is up (Temporal on PostgreSQL, %[7]d history shards).
 
@@ -112,5 +108,5 @@ Webhook delivery cluster is up (Temporal on PostgreSQL, %[7]d history shards).
 %[11]s
 Ctrl-C stops everything; deliveries in flight resume on the next start.
 `, c.APIURL, c.UIURL, c.TemporalAddress, c.Namespace, cfg.DevClientID, cfg.LocalSecretSource("CODEC_AUTH_TOKEN", "codec.token"),
-		cluster.HistoryShards, cfg.DevClientKey, cfg.IngestUsername, ingest, procs.String())
+		cluster.HistoryShards, cfg.DevClientKey, cfg.IngestUsername, cfg.ShownIngestPassword(), procs.String())
 }

@@ -88,15 +88,5 @@ Try:
     %[1]s/api/v1/events
 
 Ctrl-C stops everything; deliveries in flight resume on the next start.
-`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, shownIngestPassword(cfg), cfg.LocalSecretSource("PAYLOAD_KEYS", "payload.keys"))
-}
-
-// shownIngestPassword is what the banner prints of the ingest password: the
-// dev default, which is no secret, or a reference to the variable the
-// operator set, whose value stays off the terminal (and its scrollback).
-func shownIngestPassword(cfg config.Config) string {
-	if cfg.IngestPassword == config.DevIngestPassword {
-		return cfg.IngestPassword
-	}
-	return "$INGEST_PASSWORD"
+`, s.APIURL, ui, s.TemporalAddress, cfg.TemporalNamespace, cfg.DevClientID, cfg.DevClientKey, cfg.IngestUsername, cfg.ShownIngestPassword(), cfg.LocalSecretSource("PAYLOAD_KEYS", "payload.keys"))
 }

@@ -10,16 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"text/template"
 	"time"
 
@@ -31,6 +28,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ocelot/webhooks/internal/devserver"
+	"github.com/ocelot/webhooks/internal/searchattr"
 	"github.com/ocelot/webhooks/workflows"
 )
 
@@ -260,19 +258,9 @@ func (c *Cluster) WaitForWorkers(ctx context.Context, n int) error {
 		if got := len(resp.GetPollers()); got < n {
 			return fmt.Errorf("%d of %d workers polling %s", got, n, workflows.TaskQueue)
 		}
-		_, err = tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: c.Namespace, Query: searchAttributesQuery()})
+		_, err = tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: c.Namespace, Query: searchattr.UsableQuery(workflows.SearchAttributes)})
 		return err
 	})
-}
-
-// searchAttributesQuery names every custom search attribute; visibility
-// refuses it until all are usable.
-func searchAttributesQuery() string {
-	names := slices.Sorted(maps.Keys(workflows.SearchAttributes))
-	for i, name := range names {
-		names[i] = "`" + name + "` IS NULL"
-	}
-	return strings.Join(names, " AND ")
 }
 
 // WaitForAPI waits until the API answers /readyz with 200.

@@ -63,6 +63,16 @@ func (c *Config) LocalSecretSource(variable, file string) string {
 	return filepath.Join(c.DataDir, file)
 }
 
+// ShownIngestPassword is what a banner prints of the ingest password: the
+// dev default, which is no secret, or a reference to the variable the
+// operator set, whose value stays off the terminal (and its scrollback).
+func (c *Config) ShownIngestPassword() string {
+	if c.IngestPassword == DevIngestPassword {
+		return c.IngestPassword
+	}
+	return "$INGEST_PASSWORD"
+}
+
 // localSecret returns the content of the secret file at path, first writing
 // format(base64 of 32 random bytes) there when the file does not exist.
 func localSecret(path string, format func(key string) string) (string, error) {

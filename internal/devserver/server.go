@@ -21,9 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -484,12 +482,7 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 
 	// Wait until visibility queries accept every attribute: that is when
 	// workflows can be started with them and found by them.
-	names := make([]string, 0, len(opts.SearchAttributes))
-	for name := range opts.SearchAttributes {
-		names = append(names, "`"+name+"` IS NULL")
-	}
-	slices.Sort(names)
-	query := strings.Join(names, " AND ")
+	query := searchattr.UsableQuery(opts.SearchAttributes)
 	err = poll(ctx, func() error {
 		_, err := wf.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
 			Namespace: opts.Namespace,

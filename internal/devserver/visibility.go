@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"strings"
 )
 
 // sqliteDriver is the database/sql driver the server's SQLite plugin
@@ -31,12 +30,12 @@ func partialVisibilityIndexes(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer db.Close()
-	nullable, err := nullableColumns(ctx, db, "executions_visibility")
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx,
-		`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	rows, err := tx.QueryContext(ctx, nullableFullIndexesQuery)
 	if err != nil {
 		return err
 	}
@@ -44,38 +43,16 @@ func partialVisibilityIndexes(ctx context.Context, dsn string) error {
 	var rewrite []index
 	for rows.Next() {
 		var ix index
-		if err := rows.Scan(&ix.name, &ix.sql); err != nil {
+		if err := rows.Scan(&ix.name, &ix.sql, &ix.column); err != nil {
 			rows.Close()
 			return err
-		}
-		if strings.Contains(strings.ToUpper(ix.sql), " WHERE ") {
-			continue // already partial
 		}
 		rewrite = append(rewrite, ix)
 	}
 	if err := closeRows(rows); err != nil {
 		return err
 	}
-	kept := rewrite[:0]
 	for _, ix := range rewrite {
-		column, err := secondColumn(ctx, db, ix.name)
-		if err != nil {
-			return err
-		}
-		if nullable[column] {
-			ix.column = column
-			kept = append(kept, ix)
-		}
-	}
-	if len(kept) == 0 {
-		return nil
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, ix := range kept {
 		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+ix.name+`"`); err != nil {
 			return fmt.Errorf("drop index %s: %w", ix.name, err)
 		}
@@ -87,6 +64,17 @@ func partialVisibilityIndexes(ctx context.Context, dsn string) error {
 	return tx.Commit()
 }
 
+// nullableFullIndexesQuery lists the visibility indexes that are not
+// partial yet and whose column after namespace_id (an expression has no
+// name, and no match) may be NULL: name, definition and that column.
+const nullableFullIndexesQuery = `
+SELECT m.name, m.sql, i.name
+FROM sqlite_master AS m
+JOIN pragma_index_info(m.name) AS i ON i.seqno = 1
+JOIN pragma_table_xinfo('executions_visibility') AS c ON c.name = i.name
+WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL
+  AND upper(m.sql) NOT LIKE '% WHERE %' AND c."notnull" = 0 AND c.pk = 0`
+
 // closeRows closes rows and returns the error that ended its iteration.
 func closeRows(rows *sql.Rows) error {
 	err := rows.Err()
@@ -94,37 +82,6 @@ func closeRows(rows *sql.Rows) error {
 		err = cerr
 	}
 	return err
-}
-
-// nullableColumns lists the columns of table that may hold NULL,
-// generated columns included.
-func nullableColumns(ctx context.Context, db *sql.DB, table string) (map[string]bool, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name, "notnull", pk FROM pragma_table_xinfo(?)`, table)
-	if err != nil {
-		return nil, err
-	}
-	nullable := map[string]bool{}
-	for rows.Next() {
-		var name string
-		var notNull, pk int
-		if err := rows.Scan(&name, &notNull, &pk); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		nullable[name] = notNull == 0 && pk == 0
-	}
-	return nullable, closeRows(rows)
-}
-
-// secondColumn is the column an index sorts by after namespace_id; ""
-// when that position is an expression or the index has no such column.
-func secondColumn(ctx context.Context, db *sql.DB, index string) (string, error) {
-	var name sql.NullString
-	err := db.QueryRowContext(ctx, `SELECT name FROM pragma_index_info(?) WHERE seqno = 1`, index).Scan(&name)
-	if err == sql.ErrNoRows {
-		return "", nil
-	}
-	return name.String, err
 }
 
 // sqliteDSN is the DSN of the store conf describes, as the plugin builds

@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -49,4 +52,15 @@ func AddMissing(ctx context.Context, op operatorservice.OperatorServiceClient, n
 		return fmt.Errorf("add search attributes: %w", err)
 	}
 	return nil
+}
+
+// UsableQuery is a visibility query naming every attribute of attrs.
+// Visibility refuses it until the server sees them all, so a process waits
+// on it before starting workflows that carry them.
+func UsableQuery(attrs map[string]enumspb.IndexedValueType) string {
+	names := slices.Sorted(maps.Keys(attrs))
+	for i, name := range names {
+		names[i] = "`" + name + "` IS NULL"
+	}
+	return strings.Join(names, " AND ")
 }
