@@ -28,6 +28,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/common/config"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/searchattribute/sadefs"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
 )
 
 // The tests run a real server: no mocks.
@@ -182,7 +186,7 @@ func TestFilePersistence(t *testing.T) {
 		t.Fatalf("database file after phase 1: %v", err)
 	}
 
-	checkPartialVisibilityIndexes(t, ctx, db)
+	checkVisibilityIndexes(t, ctx, db, 1)
 
 	// Phase 2: start on the existing file in this process; the workflow is
 	// still running and visibility still finds it by its attributes.
@@ -221,6 +225,9 @@ func TestFilePersistence(t *testing.T) {
 	t.Logf("file Start again in-process (adds one search attribute) took %v; process RSS: %s", time.Since(began).Round(time.Millisecond), rss())
 	stopAtCleanup(t, srv)
 	c = dial(t, srv)
+	// The attribute registered through the API on this start has its index,
+	// made while the server runs.
+	checkVisibilityIndexes(t, ctx, db, 2)
 
 	list, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: srv.Namespace()})
 	if err != nil {
@@ -519,57 +526,64 @@ func rss() string {
 	return "?"
 }
 
-// checkPartialVisibilityIndexes checks, on a database file the server
-// created, that the visibility indexes of nullable columns are partial,
-// that a search by a custom keyword still uses its index, and that a
-// second pass changes nothing.
-func checkPartialVisibilityIndexes(t *testing.T, ctx context.Context, file string) {
+// checkVisibilityIndexes checks, on a database file the server made (and
+// may be running on), what tuneVisibilityIndexes did: the preallocated
+// columns that wantMapped Keyword attributes map to, and only those, keep
+// their index, as the shipped schema defines it made partial; indexes on
+// NOT NULL columns stay whole; a search by a mapped column uses its index;
+// a dropped index of a mapped column comes back; a second pass changes
+// nothing.
+func checkVisibilityIndexes(t *testing.T, ctx context.Context, file string, wantMapped int) {
 	t.Helper()
-	dsn := sqliteDSN(map[string]string{"mode": "rw"}, file)
+	dsn := sqliteDSN(map[string]string{"mode": "rw", "busy_timeout": "5000"}, file)
+	db, err := sql.Open(sqliteDriver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	indexSQL := func() map[string]string {
-		db, err := sql.Open(sqliteDriver, dsn)
-		if err != nil {
-			t.Fatal(err)
+		return indexDefinitions(t, ctx, db)
+	}
+	shipped := shippedVisibilityIndexes(t, ctx)
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := mappedCustomColumns(ctx, tx)
+	_ = tx.Rollback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keywords []string
+	for column := range mapped {
+		if strings.HasPrefix(column, "Keyword") && !strings.HasPrefix(column, "KeywordList") {
+			keywords = append(keywords, column)
 		}
-		defer db.Close()
-		rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]string{}
-		for rows.Next() {
-			var name, def string
-			if err := rows.Scan(&name, &def); err != nil {
-				t.Fatal(err)
-			}
-			got[name] = def
-		}
-		if err := closeRows(rows); err != nil {
-			t.Fatal(err)
-		}
-		var plan strings.Builder
-		rows, err = db.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT run_id FROM executions_visibility WHERE namespace_id = 'n' AND Keyword01 = 'acme' ORDER BY COALESCE(close_time, '9999-12-31 23:59:59+00:00') DESC, start_time DESC, run_id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(detail + "; ")
-		}
-		if err := closeRows(rows); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(plan.String(), "by_keyword_01") {
-			t.Errorf("a search by Keyword01 does not use its index: %s", plan.String())
-		}
-		return got
+	}
+	if len(keywords) != wantMapped {
+		t.Fatalf("mapped Keyword columns %v, want %d", keywords, wantMapped)
 	}
 
 	before := indexSQL()
+	for column, typ := range sadefs.GetDBIndexSearchAttributes(nil).CustomSearchAttributes {
+		if !slices.Contains(indexedCustomTypes, typ) {
+			continue
+		}
+		index := customColumnIndex(column)
+		def, ok := before[index]
+		if _, inSchema := shipped[index]; !inSchema {
+			t.Errorf("the shipped schema has no index %s for %s", index, column)
+		}
+		switch {
+		case mapped[column] && !ok:
+			t.Errorf("mapped column %s has no index %s", column, index)
+		case mapped[column] && def != shipped[index]+` WHERE "`+column+`" IS NOT NULL`:
+			t.Errorf("index %s = %s\nwant the shipped %s, made partial", index, def, shipped[index])
+		case !mapped[column] && ok:
+			t.Errorf("unmapped column %s keeps its index %s", column, index)
+		}
+	}
 	partial := 0
 	for _, def := range before {
 		if strings.Contains(def, " WHERE ") {
@@ -577,21 +591,90 @@ func checkPartialVisibilityIndexes(t *testing.T, ctx context.Context, file strin
 		}
 	}
 	for _, full := range []string{"default_idx", "by_workflow_id", "by_status", "by_workflow_type"} {
-		if def, ok := before[full]; !ok || strings.Contains(def, " WHERE ") {
-			t.Errorf("index %s on a NOT NULL column: got %q, want it whole", full, def)
+		if def, ok := before[full]; !ok || def != shipped[full] {
+			t.Errorf("index %s on a NOT NULL column: got %q, want it whole as shipped: %q", full, def, shipped[full])
 		}
 	}
-	if partial < 40 || partial == len(before) {
+	if partial < 20 || partial == len(before) {
 		t.Errorf("%d of %d visibility indexes are partial; want most but not all", partial, len(before))
 	}
-	if def := before["by_keyword_01"]; !strings.HasSuffix(def, `WHERE "Keyword01" IS NOT NULL`) {
-		t.Errorf("by_keyword_01 = %s", def)
+
+	// A search by a mapped column uses its index.
+	column := keywords[0]
+	var plan strings.Builder
+	rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT run_id FROM executions_visibility WHERE namespace_id = 'n' AND `+
+		column+` = 'acme' ORDER BY COALESCE(close_time, '9999-12-31 23:59:59+00:00') DESC, start_time DESC, run_id`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := partialVisibilityIndexes(ctx, dsn); err != nil {
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "; ")
+	}
+	if err := closeRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), customColumnIndex(column)) {
+		t.Errorf("a search by %s does not use its index: %s", column, plan.String())
+	}
+
+	// A mapped column without an index (an attribute registered since the
+	// last pass) gets it back; a second pass changes nothing.
+	if _, err := db.ExecContext(ctx, `DROP INDEX `+customColumnIndex(column)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tuneVisibilityIndexes(ctx, dsn); err != nil {
+		t.Fatalf("pass after dropping %s: %v", customColumnIndex(column), err)
+	}
+	if err := tuneVisibilityIndexes(ctx, dsn); err != nil {
 		t.Fatalf("second pass: %v", err)
 	}
 	if after := indexSQL(); !maps.Equal(before, after) {
-		t.Errorf("a second pass changed the indexes")
+		t.Errorf("the passes changed the indexes:\nbefore %v\nafter  %v", before, after)
 	}
-	t.Logf("%d of %d visibility indexes are partial", partial, len(before))
+	t.Logf("%d visibility indexes (the schema ships %d), %d of them partial", len(before), len(shipped), partial)
+}
+
+// indexDefinitions returns the definition of each index of the visibility
+// table, by name, its blanks collapsed (the shipped schema aligns its
+// columns with spaces).
+func indexDefinitions(t *testing.T, ctx context.Context, db *sql.DB) map[string]string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = strings.Join(strings.Fields(def), " ")
+	}
+	if err := closeRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// shippedVisibilityIndexes returns the visibility indexes exactly as the
+// server's SQLite schema creates them, in a database of their own.
+func shippedVisibilityIndexes(t *testing.T, ctx context.Context) map[string]string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "shipped.db")
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName, DatabaseName: file, ConnectAttributes: map[string]string{"mode": "rwc"}}
+	if err := sqliteschema.SetupSchema(conf); err != nil {
+		t.Fatalf("shipped schema: %v", err)
+	}
+	db, err := sql.Open(sqliteDriver, sqliteDSN(map[string]string{"mode": "ro"}, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return indexDefinitions(t, ctx, db)
 }

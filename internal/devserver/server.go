@@ -114,6 +114,9 @@ type Server struct {
 	uiAddr       string
 	namespace    string
 	logger       serverLogger
+	// databaseDSN opens the server's SQLite database beside the server's
+	// own connection, to tune its visibility indexes.
+	databaseDSN string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -189,7 +192,8 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 	if err := sqliteschema.CreateNamespaces(sqlConf, nsConf); err != nil {
 		return nil, fmt.Errorf("devserver: creating namespace %q: %w", opts.Namespace, err)
 	}
-	if err := partialVisibilityIndexes(ctx, sqliteDSN(sqlConf.ConnectAttributes, sqlConf.DatabaseName)); err != nil {
+	s.databaseDSN = sqliteDSN(sqlConf.ConnectAttributes, sqlConf.DatabaseName)
+	if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
 		return nil, fmt.Errorf("devserver: visibility indexes: %w", err)
 	}
 
@@ -478,6 +482,10 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 	}
 	if err := searchattr.AddMissing(ctx, op, opts.Namespace, opts.SearchAttributes); err != nil {
 		return fmt.Errorf("devserver: %w", err)
+	}
+	// An attribute added just now maps to a column that has no index yet.
+	if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
+		return fmt.Errorf("devserver: visibility indexes: %w", err)
 	}
 
 	// Wait until visibility queries accept every attribute: that is when

@@ -5,26 +5,42 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/persistence/serialization"
+	"go.temporal.io/server/common/searchattribute/sadefs"
 )
 
 // sqliteDriver is the database/sql driver the server's SQLite plugin
 // registers (modernc.org/sqlite); importing the plugin links it in.
 const sqliteDriver = "sqlite"
 
-// partialVisibilityIndexes makes every index of the SQLite visibility table
-// whose first column after namespace_id may be NULL a partial index over
-// the rows where it is not. The schema indexes 58 columns, most of them
-// preallocated search attributes that a given workflow leaves NULL, and
-// every visibility write (a workflow's start and close) updated all 58;
-// now it updates the dozen that hold a value. Queries lose nothing: an
-// index is still used for `col = x`, `col > x` and the like, which imply
-// `col IS NOT NULL`; only `col IS NULL` no longer has an index on col
-// and reads the namespace's rows in list order instead. The index names
-// stay, so the plugin's schema setup, which
-// stops at the first object that exists, sees the schema as it made it.
-// It is idempotent, and runs in one transaction before the server opens
-// the database (docs/performance.md has the measured effect).
-func partialVisibilityIndexes(ctx context.Context, dsn string) error {
+// tuneVisibilityIndexes fits the SQLite visibility table's indexes to what
+// the searches of this server can use. The schema indexes 58 columns, most
+// of them preallocated search attributes that a given workflow leaves
+// NULL, and SQLite plans and maintains every index in every visibility
+// write (a workflow's start and close):
+//
+//   - an index on a preallocated custom column (Keyword01 … Keyword10,
+//     Bool01, Int01 and so on) is kept only while a namespace maps a search
+//     attribute to that column; no query can name an unmapped one, and it
+//     is always NULL. A column mapped since the last pass gets its index
+//     back (indexMappedSearchAttributesOnly);
+//   - every other index whose column after namespace_id may be NULL
+//     becomes a partial index over the rows where it is not.
+//
+// Queries lose nothing: an index is still used for `col = x`, `col > x` and
+// the like, which imply `col IS NOT NULL`; only `col IS NULL` no longer has
+// an index on col and reads the namespace's rows in list order instead.
+// The index names stay, so the plugin's schema setup, which stops at the
+// first object that exists, sees the schema as it made it. It is
+// idempotent and runs in one transaction: before the server opens the
+// database, and again after search attributes are registered through the
+// API (docs/performance.md has the measured effect).
+func tuneVisibilityIndexes(ctx context.Context, dsn string) error {
 	db, err := sql.Open(sqliteDriver, dsn)
 	if err != nil {
 		return err
@@ -35,6 +51,9 @@ func partialVisibilityIndexes(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := indexMappedSearchAttributesOnly(ctx, tx); err != nil {
+		return err
+	}
 	rows, err := tx.QueryContext(ctx, nullableFullIndexesQuery)
 	if err != nil {
 		return err
@@ -98,4 +117,119 @@ func sqliteDSN(conf map[string]string, database string) string {
 		}
 	}
 	return "file:" + database + "?" + values.Encode()
+}
+
+// indexedCustomTypes are the search attribute types whose preallocated
+// columns the schema indexes with a B-tree (a keyword list and a text
+// column are indexed by full-text tables instead).
+var indexedCustomTypes = []enumspb.IndexedValueType{
+	enumspb.INDEXED_VALUE_TYPE_BOOL, enumspb.INDEXED_VALUE_TYPE_DATETIME, enumspb.INDEXED_VALUE_TYPE_DOUBLE,
+	enumspb.INDEXED_VALUE_TYPE_INT, enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// indexMappedSearchAttributesOnly keeps an index on a preallocated custom
+// search attribute column (Keyword01 … Keyword10, Bool01 … and so on)
+// only while some namespace maps an attribute to it. The schema indexes
+// all 24 of them, and SQLite plans and maintains every index in each
+// visibility write, even a partial one; an unmapped column is always NULL,
+// and no query can name it. A column mapped since the last pass gets its
+// index back, in the partial form the rest of this file gives it.
+func indexMappedSearchAttributesOnly(ctx context.Context, tx *sql.Tx) error {
+	mapped, err := mappedCustomColumns(ctx, tx)
+	if err != nil {
+		return err
+	}
+	existing, err := indexedColumns(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for column, t := range sadefs.GetDBIndexSearchAttributes(nil).CustomSearchAttributes {
+		if !slices.Contains(indexedCustomTypes, t) {
+			continue
+		}
+		index := customColumnIndex(column)
+		_, has := existing[column]
+		switch {
+		case has && !mapped[column]:
+			if _, err := tx.ExecContext(ctx, `DROP INDEX "`+existing[column]+`"`); err != nil {
+				return fmt.Errorf("drop index %s: %w", existing[column], err)
+			}
+		case !has && mapped[column]:
+			if _, err := tx.ExecContext(ctx, customColumnIndexSQL(index, column)); err != nil {
+				return fmt.Errorf("create index %s: %w", index, err)
+			}
+		}
+	}
+	return nil
+}
+
+// customColumnIndex is the schema's name of the index on a preallocated
+// column: Keyword01 → by_keyword_01.
+func customColumnIndex(column string) string {
+	i := strings.IndexAny(column, "0123456789")
+	return "by_" + strings.ToLower(column[:i]) + "_" + column[i:]
+}
+
+// customColumnIndexSQL is the schema's definition of that index, as a
+// partial index like the others (TestFilePersistence compares it with the
+// shipped schema).
+func customColumnIndexSQL(index, column string) string {
+	return `CREATE INDEX ` + index + ` ON executions_visibility (namespace_id, ` + column +
+		`, (COALESCE(close_time, '9999-12-31 23:59:59+00:00')) DESC, start_time DESC, run_id) WHERE "` + column + `" IS NOT NULL`
+}
+
+// mappedCustomColumns reads, from every namespace stored in the database,
+// the preallocated columns its custom search attributes are mapped to.
+func mappedCustomColumns(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, data, data_encoding FROM namespaces`)
+	if err != nil {
+		return nil, err
+	}
+	mapped := map[string]bool{}
+	serializer := serialization.NewSerializer()
+	for rows.Next() {
+		var name, encoding string
+		var data []byte
+		if err := rows.Scan(&name, &data, &encoding); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t, err := enumspb.EncodingTypeFromString(encoding)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("namespace %s: %w", name, err)
+		}
+		detail, err := serializer.NamespaceDetailFromBlob(&commonpb.DataBlob{EncodingType: t, Data: data})
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("namespace %s: %w", name, err)
+		}
+		for column := range detail.GetConfig().GetCustomSearchAttributeAliases() {
+			mapped[column] = true
+		}
+	}
+	return mapped, closeRows(rows)
+}
+
+// indexedColumns maps each column of the visibility table that an index
+// leads with (after namespace_id) to that index's name.
+func indexedColumns(ctx context.Context, tx *sql.Tx) (map[string]string, error) {
+	rows, err := tx.QueryContext(ctx, `
+SELECT i.name, m.name
+FROM sqlite_master AS m
+JOIN pragma_index_info(m.name) AS i ON i.seqno = 1
+WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL AND i.name IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	indexed := map[string]string{}
+	for rows.Next() {
+		var column, index string
+		if err := rows.Scan(&column, &index); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		indexed[column] = index
+	}
+	return indexed, closeRows(rows)
 }
