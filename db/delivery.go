@@ -88,15 +88,29 @@ func eventAAD(clientID, eventID string) []byte {
 	return []byte("event\x00" + clientID + "\x00" + eventID)
 }
 
-const insertEventQuery = `
-INSERT INTO events (client_id, event_id, event_name, office_id, date_time, payload_enc)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (client_id, event_id) DO NOTHING`
-
-const insertDeliveryQuery = `
-INSERT INTO deliveries (id, client_id, event_id, event_name, office_id, webhook_key, webhook_id, workflow_id, state, resend_of)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
-ON CONFLICT (workflow_id, webhook_key) DO NOTHING`
+// createDeliveriesQuery records the event (kept if it exists) and a pending
+// delivery to each webhook of the arrays ($8 ids, $9 keys, $10 webhook ids,
+// $11 the delivery each resends, empty for none), in one statement: one round
+// trip whatever the fan-out, atomic without an explicit transaction (the
+// foreign key to the event is checked at the end of the statement). It
+// returns the deliveries it made and those a previous call for the same
+// workflow made; the second SELECT reads the snapshot from before the
+// statement, so the two never overlap.
+const createDeliveriesQuery = `
+WITH event AS (
+    INSERT INTO events (client_id, event_id, event_name, office_id, date_time, payload_enc)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (client_id, event_id) DO NOTHING
+), made AS (
+    INSERT INTO deliveries (id, client_id, event_id, event_name, office_id, webhook_key, webhook_id, workflow_id, state, resend_of)
+    SELECT h.id, $1, $2, $3, $4, h.webhook_key, h.webhook_id, $7, 'pending', NULLIF(h.resend_of, '')::uuid
+    FROM unnest($8::uuid[], $9::bigint[], $10::text[], $11::text[]) AS h (id, webhook_key, webhook_id, resend_of)
+    ON CONFLICT (workflow_id, webhook_key) DO NOTHING
+    RETURNING id, webhook_key
+)
+SELECT id, webhook_key FROM made
+UNION ALL
+SELECT id, webhook_key FROM deliveries WHERE workflow_id = $7 AND webhook_key = ANY ($9)`
 
 const deliveryIDsQuery = `SELECT id, webhook_key FROM deliveries WHERE workflow_id = $1 AND webhook_key = ANY ($2)`
 
@@ -106,81 +120,66 @@ const deliveryIDsQuery = `SELECT id, webhook_key FROM deliveries WHERE workflow_
 // first made, so a retried resolution never doubles the log. It returns the
 // delivery ids in the order of hooks.
 func (s *Store) CreateDeliveries(ctx context.Context, e webhooks.StoredEvent, workflowID string, hooks []webhooks.Delivery) ([]string, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
-	}
-	defer func() { _ = tx.Rollback() }()
 	sealed := s.cipher.Seal(e.Payload, eventAAD(e.ClientID, e.EventID))
-	if _, err := tx.ExecContext(ctx, insertEventQuery, e.ClientID, e.EventID, string(e.EventName),
-		nullable(e.OfficeID), e.DateTime, sealed); err != nil {
-		return nil, fmt.Errorf("create deliveries of %s: record event: %w", e.EventID, translate(err))
-	}
-	keys := make(pq.Int64Array, len(hooks))
+	n := len(hooks)
+	newIDs, keys, hookIDs, resends := make(pq.StringArray, n), make(pq.Int64Array, n), make(pq.StringArray, n), make(pq.StringArray, n)
 	for i, h := range hooks {
-		keys[i] = h.WebhookKey
-		if _, err := tx.ExecContext(ctx, insertDeliveryQuery, uuid.NewString(), e.ClientID, e.EventID,
-			string(e.EventName), nullable(e.OfficeID), h.WebhookKey, h.WebhookID, workflowID, nullable(h.ResendOf)); err != nil {
-			return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
-		}
+		newIDs[i], keys[i], hookIDs[i], resends[i] = uuid.NewString(), h.WebhookKey, h.WebhookID, h.ResendOf
 	}
 	var rows []struct {
 		ID  string `db:"id"`
 		Key int64  `db:"webhook_key"`
 	}
-	if err := tx.SelectContext(ctx, &rows, deliveryIDsQuery, workflowID, keys); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, createDeliveriesQuery, e.ClientID, e.EventID, string(e.EventName),
+		nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs, resends); err != nil {
 		return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
+	if len(rows) < n {
+		// Another call for the same workflow (a resolution retried while
+		// the first still ran) committed a delivery after this statement's
+		// snapshot was taken: it is there now.
+		rows = rows[:0]
+		if err := s.db.SelectContext(ctx, &rows, deliveryIDsQuery, workflowID, keys); err != nil {
+			return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
+		}
 	}
 	byKey := make(map[int64]string, len(rows))
 	for _, r := range rows {
 		byKey[r.Key] = r.ID
 	}
-	ids := make([]string, len(hooks))
+	ids := make([]string, n)
 	for i, h := range hooks {
 		ids[i] = byKey[h.WebhookKey]
 	}
 	return ids, nil
 }
 
-const upsertAttemptQuery = `
+// recordAttemptQuery sets the state a delivery is left in and writes its
+// attempt ($4 = 0: none, the delivery ended without a request), in one
+// statement. A delivery that is gone (pruned) gets no attempt: there is
+// nothing to attach it to, and retrying could not change that. The attempt
+// number is the key: an activity retried after its request rewrites its
+// attempt rather than adding one.
+const recordAttemptQuery = `
+WITH delivery AS (
+    UPDATE deliveries SET state = $2, next_attempt_at = $3, updated_at = now() WHERE id = $1 RETURNING id
+)
 INSERT INTO attempts (delivery_id, attempt, at, url, status_code, error, duration_ms, response_body)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT id, $4::integer, $5::timestamptz, $6::text, $7::integer, $8::text, $9::bigint, $10::text
+FROM delivery WHERE $4::integer > 0
 ON CONFLICT (delivery_id, attempt) DO UPDATE
 SET at = EXCLUDED.at, url = EXCLUDED.url, status_code = EXCLUDED.status_code, error = EXCLUDED.error,
     duration_ms = EXCLUDED.duration_ms, response_body = EXCLUDED.response_body`
 
-const updateDeliveryStateQuery = `
-UPDATE deliveries SET state = $2, next_attempt_at = $3, updated_at = now() WHERE id = $1`
-
 // RecordAttempt writes one attempt of a delivery and the state it leaves the
-// delivery in (nextAttemptAt while it waits for a retry), in one
-// transaction. The attempt number is the key: an activity retried after its
-// request rewrites its attempt rather than adding one.
+// delivery in (nextAttemptAt while it waits for a retry), atomically.
 func (s *Store) RecordAttempt(ctx context.Context, deliveryID string, a webhooks.Attempt, state webhooks.DeliveryState, nextAttemptAt *time.Time) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
+	at := a.At
+	if a.Attempt == 0 {
+		at = time.Time{}
 	}
-	defer func() { _ = tx.Rollback() }()
-	res, err := tx.ExecContext(ctx, updateDeliveryStateQuery, deliveryID, string(state), nextAttemptAt)
-	if err != nil {
-		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		// Pruned (or never written): nothing to attach the attempt to, and
-		// retrying could not change that.
-		return nil
-	}
-	if a.Attempt > 0 {
-		if _, err := tx.ExecContext(ctx, upsertAttemptQuery, deliveryID, a.Attempt, a.At, a.URL,
-			nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody)); err != nil {
-			return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if _, err := s.db.ExecContext(ctx, recordAttemptQuery, deliveryID, string(state), nextAttemptAt, a.Attempt, at, a.URL,
+		nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody)); err != nil {
 		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
 	}
 	return nil
@@ -367,6 +366,11 @@ func (s *Store) FindEventPayload(ctx context.Context, clientID, eventID string) 
 		OfficeID: valueOf(row.OfficeID), DateTime: row.DateTime, Payload: payload, Created: row.CreatedAt.UTC(),
 	}, nil
 }
+
+const insertDeliveryQuery = `
+INSERT INTO deliveries (id, client_id, event_id, event_name, office_id, webhook_key, webhook_id, workflow_id, state, resend_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+ON CONFLICT (workflow_id, webhook_key) DO NOTHING`
 
 // CreateResend records the pending delivery id that resends original to
 // its webhook, made by the workflow workflowID. The API writes it before

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -74,6 +75,110 @@ func TestCreateDeliveriesIsIdempotentPerWorkflow(t *testing.T) {
 	}
 	if len(deliveries) != 1 || deliveries[0].State != webhooks.DeliveryPending || deliveries[0].WebhookID != "hook" {
 		t.Errorf("got deliveries %+v, want one pending to hook", deliveries)
+	}
+}
+
+// TestCreateDeliveriesFanOut: one call logs every webhook's delivery, in
+// the order given; a later call with more webhooks keeps the deliveries
+// already made and adds the rest; a call gets
+// every id, also when another call for the workflow commits meanwhile.
+func TestCreateDeliveriesFanOut(t *testing.T) {
+	store, conn := newAcmeStore(t)
+	ctx := context.Background()
+	event := webhooks.StoredEvent{ClientID: "acme", EventID: "ev-1", EventName: webhooks.IncomingSmsReceived,
+		DateTime: "2026-11-26T10:00:00Z", Payload: []byte(`{"eventId":"ev-1"}`)}
+	var hooks []webhooks.Delivery
+	for i := range 5 {
+		h := webhooks.Webhook{ClientID: "acme", ID: fmt.Sprintf("hook-%d", i), URL: "https://example.com/h",
+			MatchingEvents: []webhooks.EventName{webhooks.IncomingSmsReceived}, Active: true, Auth: webhooks.Auth{Type: webhooks.AuthNone}}
+		if err := store.CreateWebhook(ctx, &h); err != nil {
+			t.Fatal(err)
+		}
+		hooks = append(hooks, webhooks.Delivery{WebhookKey: h.Key, WebhookID: h.ID})
+	}
+	first, err := store.CreateDeliveries(ctx, event, "wf", hooks[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := store.CreateDeliveries(ctx, event, "wf", hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(hooks) || all[0] != first[0] || all[1] != first[1] || slices.Contains(all, "") {
+		t.Fatalf("got %v after %v, want the first two kept and every id set", all, first)
+	}
+	_, logged, err := store.FindEvent(ctx, "acme", event.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]string{}
+	for _, d := range logged {
+		byID[d.ID] = d.WebhookID
+	}
+	for i, id := range all {
+		if byID[id] != hooks[i].WebhookID {
+			t.Errorf("delivery %s is to %q, want %q", id, byID[id], hooks[i].WebhookID)
+		}
+	}
+	if len(logged) != len(hooks) {
+		t.Errorf("logged %d deliveries, want %d", len(logged), len(hooks))
+	}
+
+	// A call racing another for the same workflow (a resolution retried
+	// while the first still runs): the other's delivery commits while this
+	// call waits on it, after this call's snapshot was taken. The call
+	// still returns it.
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // committed below
+	const racer = "11111111-1111-1111-1111-111111111111"
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, client_id, event_id, event_name, webhook_key, webhook_id, workflow_id, state)
+		VALUES ($1, 'acme', $2, $3, $4, $5, 'wf-race', 'pending')`, racer, event.EventID, string(event.EventName), hooks[0].WebhookKey, hooks[0].WebhookID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string, 1)
+	go func() {
+		ids, err := store.CreateDeliveries(ctx, event, "wf-race", hooks)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- ids
+	}()
+	// Wait until the call waits on the uncommitted row.
+	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
+		if err := conn.GetContext(ctx, &waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	raced := <-done
+	if len(raced) != len(hooks) || raced[0] != racer || slices.Contains(raced, "") {
+		t.Fatalf("racing call got %v, want every id, the other call's %s first", raced, racer)
+	}
+}
+
+// TestRecordAttemptWithoutRequest: a delivery ended without a request
+// (attempt 0, a cancellation) gets its state and no attempt.
+func TestRecordAttemptWithoutRequest(t *testing.T) {
+	store, hook, event := newLogFixture(t)
+	ctx := context.Background()
+	ids, err := store.CreateDeliveries(ctx, event, "wf", []webhooks.Delivery{{WebhookKey: hook.Key, WebhookID: hook.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RecordAttempt(ctx, ids[0], webhooks.Attempt{}, webhooks.DeliveryCancelled, nil); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.FindDelivery(ctx, "acme", hook.Key, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != webhooks.DeliveryCancelled || len(d.Attempts) != 0 {
+		t.Errorf("got %s with attempts %+v, want cancelled with none", d.State, d.Attempts)
 	}
 }
 
