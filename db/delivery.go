@@ -130,8 +130,12 @@ func (s *Store) CreateDeliveries(ctx context.Context, e webhooks.StoredEvent, wo
 		ID  string `db:"id"`
 		Key int64  `db:"webhook_key"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, createDeliveriesQuery, e.ClientID, e.EventID, string(e.EventName),
-		nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs, resends); err != nil {
+	stmt, err := s.prepared(ctx, createDeliveriesQuery)
+	if err == nil {
+		err = stmt.SelectContext(ctx, &rows, e.ClientID, e.EventID, string(e.EventName),
+			nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs, resends)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
 	}
 	if len(rows) < n {
@@ -178,8 +182,12 @@ func (s *Store) RecordAttempt(ctx context.Context, deliveryID string, a webhooks
 	if a.Attempt == 0 {
 		at = time.Time{}
 	}
-	if _, err := s.db.ExecContext(ctx, recordAttemptQuery, deliveryID, string(state), nextAttemptAt, a.Attempt, at, a.URL,
-		nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody)); err != nil {
+	stmt, err := s.prepared(ctx, recordAttemptQuery)
+	if err == nil {
+		_, err = stmt.ExecContext(ctx, deliveryID, string(state), nextAttemptAt, a.Attempt, at, a.URL,
+			nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody))
+	}
+	if err != nil {
 		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
 	}
 	return nil
@@ -474,7 +482,11 @@ func (s *Store) signingSecrets(ctx context.Context, key int64) (string, webhooks
 			Previous        []byte     `db:"previous_secret_enc"`
 			PreviousExpires *time.Time `db:"previous_secret_expires_at"`
 		}
-		if err := s.db.GetContext(ctx, &row, secretsQuery, key); err != nil {
+		stmt, err := s.prepared(ctx, secretsQuery)
+		if err == nil {
+			err = stmt.GetContext(ctx, &row, key)
+		}
+		if err != nil {
 			return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
 		}
 		if row.Current == nil {

@@ -60,6 +60,10 @@ func TestSmoke(t *testing.T) {
 		if h.CPU.Temporal <= 0 || h.CPU.Total < h.CPU.Temporal {
 			t.Errorf("%s: CPU per event %+v, want the Temporal server's measured and within the total", h.Phase, h.CPU)
 		}
+		if h.Phase == "closed f1" && (h.CPU.Postgres <= 0 || h.CPU.TotalWithPostgres != h.CPU.Total+h.CPU.Postgres) {
+			// The test's PostgreSQL runs on this machine: its CPU is found.
+			t.Errorf("%s: CPU per event %+v, want PostgreSQL's measured and added to the total with it", h.Phase, h.CPU)
+		}
 	}
 	if r.Noisy == nil || r.Noisy.BlackholeAttempts == 0 {
 		t.Errorf("noisy neighbour: %+v, want attempts at the black hole", r.Noisy)

@@ -274,8 +274,9 @@ func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string,
 	}
 	p := t.result(kind)
 	perEvent := func(i int) float64 { return ms(cpuAfter[i]-cpuBefore[i]) / float64(max(1, p.Events)) }
-	p.CPU = cpuUse{Bench: perEvent(0), Temporal: perEvent(1), API: perEvent(2), Worker: perEvent(3)}
+	p.CPU = cpuUse{Bench: perEvent(0), Temporal: perEvent(1), API: perEvent(2), Worker: perEvent(3), Postgres: perEvent(4)}
 	p.CPU.Total = p.CPU.Bench + p.CPU.Temporal + p.CPU.API + p.CPU.Worker
+	p.CPU.TotalWithPostgres = p.CPU.Total + p.CPU.Postgres
 	p.TemporalPeakRSS, p.APIPeakRSS, p.WorkerPeakRSS = rss[0], rss[1], rss[2]
 	if kind == "open" {
 		t.mu.Lock()

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -50,7 +51,9 @@ var fanouts = []int{1, 10, 100}
 
 // procNames are the processes whose CPU time and memory the report gives
 // apart, besides the bench's own.
-var procNames = []string{"temporal", "api", "worker"}
+// postgres is the whole PostgreSQL server, found through the bench's
+// connection when it runs on this machine.
+var procNames = []string{"temporal", "api", "worker", "postgres"}
 
 // env is the system under test and what the bench needs to drive it.
 type env struct {
@@ -294,6 +297,12 @@ func (e *env) createClients(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer conn.Close()
+	if pm := postmasterOf(ctx, conn); pm > 0 && len(e.pids["postgres"]) == 0 {
+		if e.pids == nil {
+			e.pids = map[string][]int{}
+		}
+		e.pids["postgres"] = []int{pm}
+	}
 	// The API migrated the database before /readyz answered. Clients hold
 	// only a key hash: the cipher is never used here.
 	cipher, err := db.NewCipher(make([]byte, db.KeySize))
@@ -444,22 +453,78 @@ func readMemory(pid int) memory {
 	return m
 }
 
-// readCPU is the CPU time (user + system) process pid has used so far.
-func readCPU(pid int) time.Duration {
+// statFields are the fields of /proc/<pid>/stat after the command name
+// (which may hold spaces): [0] is the state (field 3 of proc(5)), [1] the
+// parent, [11] and [12] utime and stime, [13] and [14] cutime and cstime.
+// Nil when the process is gone.
+func statFields(pid int) []string {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return nil
 	}
-	// The command name may hold spaces: count fields after its ")". The
-	// first is the state (field 3 of proc(5)), so utime (14) and stime
-	// (15) are at 11 and 12.
 	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
+		return nil
+	}
+	return f
+}
+
+// ticks sums fields of f, in clock ticks, as a duration.
+func ticks(f []string, fields ...int) time.Duration {
+	var sum int64
+	for _, i := range fields {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		sum += n
+	}
+	return time.Duration(sum) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// readCPU is the CPU time (user + system) process pid has used so far.
+func readCPU(pid int) time.Duration {
+	if f := statFields(pid); f != nil {
+		return ticks(f, 11, 12)
+	}
+	return 0
+}
+
+// readServerCPU is the CPU time a PostgreSQL server has used so far: its
+// postmaster pid, every live child (a backend per connection, the WAL
+// writer, the checkpointer) and the children that exited, which the
+// postmaster's cutime and cstime keep.
+func readServerCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if f == nil {
 		return 0
 	}
-	user, _ := strconv.ParseInt(f[11], 10, 64)
-	system, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(user+system) * time.Second / 100 // USER_HZ is 100 on Linux
+	total := ticks(f, 11, 12, 13, 14)
+	entries, _ := os.ReadDir("/proc")
+	for _, entry := range entries {
+		child, err := strconv.Atoi(entry.Name())
+		if err != nil {
+			continue
+		}
+		if cf := statFields(child); cf != nil && cf[1] == strconv.Itoa(pid) {
+			total += ticks(cf, 11, 12)
+		}
+	}
+	return total
+}
+
+// postmasterOf finds, on this machine, the PostgreSQL server conn is
+// connected to: the parent of its backend. Zero when the server runs
+// elsewhere (its backend is not in /proc).
+func postmasterOf(ctx context.Context, conn *sqlx.DB) int {
+	var backend int
+	if err := conn.GetContext(ctx, &backend, `SELECT pg_backend_pid()`); err != nil {
+		return 0
+	}
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(backend) + "/comm")
+	f := statFields(backend)
+	if err != nil || strings.TrimSpace(string(comm)) != "postgres" || f == nil {
+		return 0
+	}
+	parent, _ := strconv.Atoi(f[1])
+	return parent
 }
 
 // cpuTimes reads the CPU time used so far by this process and by the
@@ -469,7 +534,11 @@ func (e *env) cpuTimes() []time.Duration {
 	for _, name := range procNames {
 		var d time.Duration
 		for _, pid := range e.pids[name] {
-			d += readCPU(pid)
+			if name == "postgres" {
+				d += readServerCPU(pid)
+			} else {
+				d += readCPU(pid)
+			}
 		}
 		times = append(times, d)
 	}
