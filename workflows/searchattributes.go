@@ -65,5 +65,6 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 // RegisterSearchAttributes adds the custom search attributes that namespace
 // lacks; it is safe to call on every start. It needs operator rights.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	return searchattr.AddMissing(ctx, c.OperatorService(), namespace, SearchAttributes)
+	_, err := searchattr.AddMissing(ctx, c.OperatorService(), namespace, SearchAttributes)
+	return err
 }

@@ -480,12 +480,15 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 	if len(opts.SearchAttributes) == 0 {
 		return nil
 	}
-	if err := searchattr.AddMissing(ctx, op, opts.Namespace, opts.SearchAttributes); err != nil {
+	added, err := searchattr.AddMissing(ctx, op, opts.Namespace, opts.SearchAttributes)
+	if err != nil {
 		return fmt.Errorf("devserver: %w", err)
 	}
-	// An attribute added just now maps to a column that has no index yet.
-	if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
-		return fmt.Errorf("devserver: visibility indexes: %w", err)
+	if added {
+		// The attributes added just now map to columns with no index yet.
+		if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
+			return fmt.Errorf("devserver: visibility indexes: %w", err)
+		}
 	}
 
 	// Wait until visibility queries accept every attribute: that is when

@@ -38,8 +38,8 @@ const sqliteDriver = "sqlite"
 // The index names stay, so the plugin's schema setup, which stops at the
 // first object that exists, sees the schema as it made it. It is
 // idempotent and runs in one transaction: before the server opens the
-// database, and again after search attributes are registered through the
-// API (docs/performance.md has the measured effect).
+// database, and again once Start has registered attributes the namespace
+// lacked (docs/performance.md has the measured effect).
 func tuneVisibilityIndexes(ctx context.Context, dsn string) error {
 	db, err := sql.Open(sqliteDriver, dsn)
 	if err != nil {

@@ -16,32 +16,33 @@ import (
 	"go.temporal.io/api/serviceerror"
 )
 
-// AddMissing adds the attributes that namespace lacks; it is safe to call on
-// every start. An attribute that exists with another type, or that names a
-// system attribute, is an error rather than silently left wrong.
-func AddMissing(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+// AddMissing adds the attributes that namespace lacks, and reports whether
+// it added any; it is safe to call on every start. An attribute that exists
+// with another type, or that names a system attribute, is an error rather
+// than silently left wrong.
+func AddMissing(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string, attrs map[string]enumspb.IndexedValueType) (added bool, err error) {
 	if len(attrs) == 0 {
-		return nil
+		return false, nil
 	}
 	list, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
+		return false, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
 	for name, kind := range attrs {
 		if have, ok := list.GetCustomAttributes()[name]; ok {
 			if have != kind {
-				return fmt.Errorf("search attribute %q exists as %v, want %v", name, have, kind)
+				return false, fmt.Errorf("search attribute %q exists as %v, want %v", name, have, kind)
 			}
 			continue
 		}
 		if _, ok := list.GetSystemAttributes()[name]; ok {
-			return fmt.Errorf("search attribute %q is a system attribute", name)
+			return false, fmt.Errorf("search attribute %q is a system attribute", name)
 		}
 		missing[name] = kind
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
 	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace: namespace, SearchAttributes: missing,
@@ -49,9 +50,9 @@ func AddMissing(ctx context.Context, op operatorservice.OperatorServiceClient, n
 	// Another process may have added them since the list: that is success.
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("add search attributes: %w", err)
+		return false, fmt.Errorf("add search attributes: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // UsableQuery is a visibility query naming every attribute of attrs.
