@@ -161,6 +161,32 @@ func TestCreateDeliveriesFanOut(t *testing.T) {
 	}
 }
 
+// TestPreparedStatementsFirstUseConcurrently: the statements every
+// delivery runs are prepared on first use; callers racing for that first
+// use all get a working statement.
+func TestPreparedStatementsFirstUseConcurrently(t *testing.T) {
+	store, hook, event := newLogFixture(t)
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := store.CreateDeliveries(ctx, event, fmt.Sprintf("wf-%d", i), []webhooks.Delivery{{WebhookKey: hook.Key, WebhookID: hook.ID}})
+			if err == nil {
+				_, err = store.FindWebhookByKey(ctx, hook.Key)
+			}
+			if err == nil {
+				_, err = store.SigningSecrets(ctx, hook.Key)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestRecordAttemptWithoutRequest: a delivery ended without a request
 // (attempt 0, a cancellation) gets its state and no attempt.
 func TestRecordAttemptWithoutRequest(t *testing.T) {

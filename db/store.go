@@ -126,13 +126,22 @@ func NewStore(db *sqlx.DB, c *Cipher) *Store {
 // halved PostgreSQL's CPU per delivery (docs/performance.md).
 func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if stmt, ok := s.stmts[query]; ok {
+	stmt, ok := s.stmts[query]
+	s.mu.Unlock()
+	if ok {
 		return stmt, nil
 	}
+	// Prepared without the lock: while PostgreSQL is slow or unreachable,
+	// each caller waits on its own context, not behind another's.
 	stmt, err := s.db.PreparexContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first, ok := s.stmts[query]; ok {
+		_ = stmt.Close()
+		return first, nil
 	}
 	s.stmts[query] = stmt
 	return stmt, nil
