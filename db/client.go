@@ -59,7 +59,12 @@ const findClientQuery = `SELECT id, name, key_hash, created_at FROM clients WHER
 // FindClient returns the client with id; ErrNotFound when there is none.
 func (s *Store) FindClient(ctx context.Context, id string) (webhooks.Client, error) {
 	var r clientRow
-	if err := s.db.GetContext(ctx, &r, findClientQuery, id); err != nil {
+	// Every ingested event and every API request looks its client up.
+	stmt, err := s.prepared(ctx, findClientQuery)
+	if err == nil {
+		err = stmt.GetContext(ctx, &r, id)
+	}
+	if err != nil {
 		return webhooks.Client{}, fmt.Errorf("find client %s: %w", id, translate(err))
 	}
 	return r.client(), nil
