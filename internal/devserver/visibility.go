@@ -41,7 +41,12 @@ const sqliteDriver = "sqlite"
 // database, and again once Start has registered attributes the namespace
 // lacked (docs/performance.md has the measured effect).
 func tuneVisibilityIndexes(ctx context.Context, dsn string) error {
-	db, err := sql.Open(sqliteDriver, dsn)
+	// BEGIN IMMEDIATE: the transaction reads, then writes. Begun as a
+	// reader, it could not become the writer once the running server had
+	// committed since its read (SQLITE_BUSY at once, whatever busy_timeout
+	// says); taking the write lock first waits for the server's
+	// transaction like any other writer.
+	db, err := sql.Open(sqliteDriver, dsn+"&_txlock=immediate")
 	if err != nil {
 		return err
 	}
