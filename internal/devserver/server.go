@@ -486,8 +486,11 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 	}
 	if added {
 		// The attributes added just now map to columns with no index yet.
+		// Without one a search by them still works, only slower, so a
+		// failure here is no reason to refuse to start: the next start
+		// tries again.
 		if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
-			return fmt.Errorf("devserver: visibility indexes: %w", err)
+			s.logger.log.Warn("devserver: indexing the search attributes just registered failed; searches by them scan until the next start", "error", err)
 		}
 	}
 
