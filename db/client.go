@@ -60,11 +60,7 @@ const findClientQuery = `SELECT id, name, key_hash, created_at FROM clients WHER
 func (s *Store) FindClient(ctx context.Context, id string) (webhooks.Client, error) {
 	var r clientRow
 	// Every ingested event and every API request looks its client up.
-	stmt, err := s.prepared(ctx, findClientQuery)
-	if err == nil {
-		err = stmt.GetContext(ctx, &r, id)
-	}
-	if err != nil {
+	if err := s.getPrepared(ctx, &r, findClientQuery, id); err != nil {
 		return webhooks.Client{}, fmt.Errorf("find client %s: %w", id, translate(err))
 	}
 	return r.client(), nil

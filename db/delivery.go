@@ -130,12 +130,8 @@ func (s *Store) CreateDeliveries(ctx context.Context, e webhooks.StoredEvent, wo
 		ID  string `db:"id"`
 		Key int64  `db:"webhook_key"`
 	}
-	stmt, err := s.prepared(ctx, createDeliveriesQuery)
-	if err == nil {
-		err = stmt.SelectContext(ctx, &rows, e.ClientID, e.EventID, string(e.EventName),
-			nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs, resends)
-	}
-	if err != nil {
+	if err := s.selectPrepared(ctx, &rows, createDeliveriesQuery, e.ClientID, e.EventID, string(e.EventName),
+		nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs, resends); err != nil {
 		return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
 	}
 	if len(rows) < n {
@@ -178,16 +174,8 @@ SET at = EXCLUDED.at, url = EXCLUDED.url, status_code = EXCLUDED.status_code, er
 // RecordAttempt writes one attempt of a delivery and the state it leaves the
 // delivery in (nextAttemptAt while it waits for a retry), atomically.
 func (s *Store) RecordAttempt(ctx context.Context, deliveryID string, a webhooks.Attempt, state webhooks.DeliveryState, nextAttemptAt *time.Time) error {
-	at := a.At
-	if a.Attempt == 0 {
-		at = time.Time{}
-	}
-	stmt, err := s.prepared(ctx, recordAttemptQuery)
-	if err == nil {
-		_, err = stmt.ExecContext(ctx, deliveryID, string(state), nextAttemptAt, a.Attempt, at, a.URL,
-			nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody))
-	}
-	if err != nil {
+	if err := s.execPrepared(ctx, recordAttemptQuery, deliveryID, string(state), nextAttemptAt, a.Attempt, a.At, a.URL,
+		nullable(a.StatusCode), nullable(a.Error), a.Duration.Milliseconds(), nullable(a.ResponseBody)); err != nil {
 		return fmt.Errorf("record attempt %d of %s: %w", a.Attempt, deliveryID, translate(err))
 	}
 	return nil
@@ -482,11 +470,7 @@ func (s *Store) signingSecrets(ctx context.Context, key int64) (string, webhooks
 			Previous        []byte     `db:"previous_secret_enc"`
 			PreviousExpires *time.Time `db:"previous_secret_expires_at"`
 		}
-		stmt, err := s.prepared(ctx, secretsQuery)
-		if err == nil {
-			err = stmt.GetContext(ctx, &row, key)
-		}
-		if err != nil {
+		if err := s.getPrepared(ctx, &row, secretsQuery, key); err != nil {
 			return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
 		}
 		if row.Current == nil {

@@ -51,6 +51,18 @@ func newLogFixture(t *testing.T) (*db.Store, webhooks.Webhook, webhooks.StoredEv
 	return store, hook, event
 }
 
+// newLoggedDelivery is newLogFixture with the event's pending delivery to
+// the webhook logged, by workflow "wf"; ids holds its id.
+func newLoggedDelivery(t *testing.T) (*db.Store, webhooks.Webhook, []string) {
+	t.Helper()
+	store, hook, event := newLogFixture(t)
+	ids, err := store.CreateDeliveries(context.Background(), event, "wf", []webhooks.Delivery{{WebhookKey: hook.Key, WebhookID: hook.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, hook, ids
+}
+
 func TestCreateDeliveriesIsIdempotentPerWorkflow(t *testing.T) {
 	store, hook, event := newLogFixture(t)
 	ctx := context.Background()
@@ -80,8 +92,8 @@ func TestCreateDeliveriesIsIdempotentPerWorkflow(t *testing.T) {
 
 // TestCreateDeliveriesFanOut: one call logs every webhook's delivery, in
 // the order given; a later call with more webhooks keeps the deliveries
-// already made and adds the rest; a call gets
-// every id, also when another call for the workflow commits meanwhile.
+// already made and adds the rest; a call gets every id, also when another
+// call for the workflow commits meanwhile.
 func TestCreateDeliveriesFanOut(t *testing.T) {
 	store, conn := newAcmeStore(t)
 	ctx := context.Background()
@@ -190,12 +202,8 @@ func TestPreparedStatementsFirstUseConcurrently(t *testing.T) {
 // TestRecordAttemptWithoutRequest: a delivery ended without a request
 // (attempt 0, a cancellation) gets its state and no attempt.
 func TestRecordAttemptWithoutRequest(t *testing.T) {
-	store, hook, event := newLogFixture(t)
+	store, hook, ids := newLoggedDelivery(t)
 	ctx := context.Background()
-	ids, err := store.CreateDeliveries(ctx, event, "wf", []webhooks.Delivery{{WebhookKey: hook.Key, WebhookID: hook.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := store.RecordAttempt(ctx, ids[0], webhooks.Attempt{}, webhooks.DeliveryCancelled, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -209,12 +217,8 @@ func TestRecordAttemptWithoutRequest(t *testing.T) {
 }
 
 func TestRecordAttemptWritesEachAttemptOnce(t *testing.T) {
-	store, hook, event := newLogFixture(t)
+	store, hook, ids := newLoggedDelivery(t)
 	ctx := context.Background()
-	ids, err := store.CreateDeliveries(ctx, event, "wf", []webhooks.Delivery{{WebhookKey: hook.Key, WebhookID: hook.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	next := time.Now().Add(time.Minute).UTC().Truncate(time.Millisecond)
 	failed := webhooks.Attempt{Attempt: 1, At: time.Now(), URL: "https://example.com/h", StatusCode: 500, Duration: 12 * time.Millisecond, ResponseBody: "oops"}
 	// The same attempt twice: an activity retried after its request.

@@ -150,6 +150,32 @@ func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) 
 	return stmt, nil
 }
 
+// getPrepared, selectPrepared and execPrepared run query as prepared.
+func (s *Store) getPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return stmt.GetContext(ctx, dest, args...)
+}
+
+func (s *Store) selectPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return stmt.SelectContext(ctx, dest, args...)
+}
+
+func (s *Store) execPrepared(ctx context.Context, query string, args ...any) error {
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = stmt.ExecContext(ctx, args...)
+	return err
+}
+
 // LimitWebhooks caps a client's webhooks at n (SPEC 3.5); 0 means no cap.
 func (s *Store) LimitWebhooks(n int) {
 	s.maxWebhooks = n

@@ -339,11 +339,7 @@ const findWebhookByKeyQuery = selectWebhooks + `WHERE w.key = $1 ORDER BY o.posi
 // its id now is; ErrNotFound once it is deleted.
 func (s *Store) FindWebhookByKey(ctx context.Context, key int64) (webhooks.Webhook, error) {
 	var rows []joinedRow
-	stmt, err := s.prepared(ctx, findWebhookByKeyQuery)
-	if err == nil {
-		err = stmt.SelectContext(ctx, &rows, key)
-	}
-	if err != nil {
+	if err := s.selectPrepared(ctx, &rows, findWebhookByKeyQuery, key); err != nil {
 		return webhooks.Webhook{}, fmt.Errorf("find webhook key %d: %w", key, translate(err))
 	}
 	return s.one(rows, fmt.Sprintf("find webhook key %d", key))
@@ -385,11 +381,7 @@ const listWebhooksForEventQuery = selectWebhooks + `WHERE w.client_id = $1 AND $
 // event, so it is a single query.
 func (s *Store) ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error) {
 	var rows []joinedRow
-	stmt, err := s.prepared(ctx, listWebhooksForEventQuery)
-	if err == nil {
-		err = stmt.SelectContext(ctx, &rows, clientID, string(name))
-	}
-	if err != nil {
+	if err := s.selectPrepared(ctx, &rows, listWebhooksForEventQuery, clientID, string(name)); err != nil {
 		return nil, fmt.Errorf("list webhooks of %s for %s: %w", clientID, name, translate(err))
 	}
 	// Resolution needs no credential: leaving the ciphertexts unopened keeps
