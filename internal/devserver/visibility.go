@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -28,7 +27,7 @@ const sqliteDriver = "sqlite"
 //     Bool01, Int01 and so on) is kept only while a namespace maps a search
 //     attribute to that column; no query can name an unmapped one, and it
 //     is always NULL. A column mapped since the last pass gets its index
-//     back (indexMappedSearchAttributesOnly);
+//     back;
 //   - every other index whose column after namespace_id may be NULL
 //     becomes a partial index over the rows where it is not.
 //
@@ -56,48 +55,81 @@ func tuneVisibilityIndexes(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := indexMappedSearchAttributesOnly(ctx, tx); err != nil {
-		return err
-	}
-	rows, err := tx.QueryContext(ctx, nullableFullIndexesQuery)
+	indexes, err := visibilityIndexes(ctx, tx)
 	if err != nil {
 		return err
 	}
-	type index struct{ name, sql, column string }
-	var rewrite []index
-	for rows.Next() {
-		var ix index
-		if err := rows.Scan(&ix.name, &ix.sql, &ix.column); err != nil {
-			rows.Close()
-			return err
-		}
-		rewrite = append(rewrite, ix)
-	}
-	if err := closeRows(rows); err != nil {
+	mapped, err := mappedCustomColumns(ctx, tx)
+	if err != nil {
 		return err
 	}
-	for _, ix := range rewrite {
-		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+ix.name+`"`); err != nil {
-			return fmt.Errorf("drop index %s: %w", ix.name, err)
+	custom := btreeCustomColumns()
+	indexed := map[string]bool{}
+	exec := func(what, stmt string) error {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		partial := ix.sql + ` WHERE "` + ix.column + `" IS NOT NULL`
-		if _, err := tx.ExecContext(ctx, partial); err != nil {
-			return fmt.Errorf("create partial index %s: %w", ix.name, err)
+		return nil
+	}
+	for _, ix := range indexes {
+		switch {
+		case custom[ix.column] && !mapped[ix.column]:
+			if err := exec("drop index "+ix.name, `DROP INDEX "`+ix.name+`"`); err != nil {
+				return err
+			}
+			continue
+		case ix.nullable && !strings.Contains(strings.ToUpper(ix.sql), " WHERE "):
+			if err := exec("drop index "+ix.name, `DROP INDEX "`+ix.name+`"`); err != nil {
+				return err
+			}
+			if err := exec("create partial index "+ix.name, ix.sql+` WHERE "`+ix.column+`" IS NOT NULL`); err != nil {
+				return err
+			}
+		}
+		indexed[ix.column] = true
+	}
+	// A column mapped since the last pass.
+	for column := range mapped {
+		if custom[column] && !indexed[column] {
+			index := customColumnIndex(column)
+			if err := exec("create index "+index, customColumnIndexSQL(index, column)); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Commit()
 }
 
-// nullableFullIndexesQuery lists the visibility indexes that are not
-// partial yet and whose column after namespace_id (an expression has no
-// name, and no match) may be NULL: name, definition and that column.
-const nullableFullIndexesQuery = `
-SELECT m.name, m.sql, i.name
+// visibilityIndex is an index of the visibility table: its name and
+// definition, the column it leads with after namespace_id ("" for an
+// expression), and whether that column may be NULL.
+type visibilityIndex struct {
+	name, sql, column string
+	nullable          bool
+}
+
+// visibilityIndexes lists the indexes of the visibility table.
+func visibilityIndexes(ctx context.Context, tx *sql.Tx) ([]visibilityIndex, error) {
+	rows, err := tx.QueryContext(ctx, `
+SELECT m.name, m.sql, COALESCE(i.name, ''), COALESCE(c."notnull" = 0 AND c.pk = 0, 0)
 FROM sqlite_master AS m
 JOIN pragma_index_info(m.name) AS i ON i.seqno = 1
-JOIN pragma_table_xinfo('executions_visibility') AS c ON c.name = i.name
-WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL
-  AND upper(m.sql) NOT LIKE '% WHERE %' AND c."notnull" = 0 AND c.pk = 0`
+LEFT JOIN pragma_table_xinfo('executions_visibility') AS c ON c.name = i.name
+WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	var list []visibilityIndex
+	for rows.Next() {
+		var ix visibilityIndex
+		if err := rows.Scan(&ix.name, &ix.sql, &ix.column, &ix.nullable); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		list = append(list, ix)
+	}
+	return list, closeRows(rows)
+}
 
 // closeRows closes rows and returns the error that ended its iteration.
 func closeRows(rows *sql.Rows) error {
@@ -124,48 +156,22 @@ func sqliteDSN(conf map[string]string, database string) string {
 	return "file:" + database + "?" + values.Encode()
 }
 
-// indexedCustomTypes are the search attribute types whose preallocated
-// columns the schema indexes with a B-tree (a keyword list and a text
-// column are indexed by full-text tables instead).
-var indexedCustomTypes = []enumspb.IndexedValueType{
-	enumspb.INDEXED_VALUE_TYPE_BOOL, enumspb.INDEXED_VALUE_TYPE_DATETIME, enumspb.INDEXED_VALUE_TYPE_DOUBLE,
-	enumspb.INDEXED_VALUE_TYPE_INT, enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-}
-
-// indexMappedSearchAttributesOnly keeps an index on a preallocated custom
-// search attribute column (Keyword01 … Keyword10, Bool01 … and so on)
-// only while some namespace maps an attribute to it. The schema indexes
-// all 24 of them, and SQLite plans and maintains every index in each
-// visibility write, even a partial one; an unmapped column is always NULL,
-// and no query can name it. A column mapped since the last pass gets its
-// index back, in the partial form the rest of this file gives it.
-func indexMappedSearchAttributesOnly(ctx context.Context, tx *sql.Tx) error {
-	mapped, err := mappedCustomColumns(ctx, tx)
-	if err != nil {
-		return err
-	}
-	existing, err := indexedColumns(ctx, tx)
-	if err != nil {
-		return err
-	}
+// btreeCustomColumns are the preallocated custom search attribute columns
+// (Keyword01 … Keyword10, Bool01, Int01 and so on) that the schema indexes
+// with a B-tree; a keyword list and a text column are indexed by full-text
+// tables instead. The schema indexes all 22, and SQLite plans and
+// maintains every index in each visibility write, even a partial one; an
+// unmapped column is always NULL, and no query can name it.
+func btreeCustomColumns() map[string]bool {
+	columns := map[string]bool{}
 	for column, t := range sadefs.GetDBIndexSearchAttributes(nil).CustomSearchAttributes {
-		if !slices.Contains(indexedCustomTypes, t) {
-			continue
-		}
-		index := customColumnIndex(column)
-		_, has := existing[column]
-		switch {
-		case has && !mapped[column]:
-			if _, err := tx.ExecContext(ctx, `DROP INDEX "`+existing[column]+`"`); err != nil {
-				return fmt.Errorf("drop index %s: %w", existing[column], err)
-			}
-		case !has && mapped[column]:
-			if _, err := tx.ExecContext(ctx, customColumnIndexSQL(index, column)); err != nil {
-				return fmt.Errorf("create index %s: %w", index, err)
-			}
+		switch t {
+		case enumspb.INDEXED_VALUE_TYPE_BOOL, enumspb.INDEXED_VALUE_TYPE_DATETIME, enumspb.INDEXED_VALUE_TYPE_DOUBLE,
+			enumspb.INDEXED_VALUE_TYPE_INT, enumspb.INDEXED_VALUE_TYPE_KEYWORD:
+			columns[column] = true
 		}
 	}
-	return nil
+	return columns
 }
 
 // customColumnIndex is the schema's name of the index on a preallocated
@@ -214,27 +220,4 @@ func mappedCustomColumns(ctx context.Context, tx *sql.Tx) (map[string]bool, erro
 		}
 	}
 	return mapped, closeRows(rows)
-}
-
-// indexedColumns maps each column of the visibility table that an index
-// leads with (after namespace_id) to that index's name.
-func indexedColumns(ctx context.Context, tx *sql.Tx) (map[string]string, error) {
-	rows, err := tx.QueryContext(ctx, `
-SELECT i.name, m.name
-FROM sqlite_master AS m
-JOIN pragma_index_info(m.name) AS i ON i.seqno = 1
-WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL AND i.name IS NOT NULL`)
-	if err != nil {
-		return nil, err
-	}
-	indexed := map[string]string{}
-	for rows.Next() {
-		var column, index string
-		if err := rows.Scan(&column, &index); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		indexed[column] = index
-	}
-	return indexed, closeRows(rows)
 }
