@@ -89,8 +89,8 @@ func eventAAD(clientID, eventID string) []byte {
 }
 
 // createDeliveriesQuery records the event (kept if it exists) and a pending
-// delivery to each webhook of the arrays ($8 ids, $9 keys, $10 webhook ids,
-// $11 the delivery each resends, empty for none), in one statement: one round
+// delivery to each webhook of the arrays ($8 ids, $9 keys, $10 webhook ids;
+// a resend's delivery is written by CreateResend), in one statement: one round
 // trip whatever the fan-out, atomic without an explicit transaction (the
 // foreign key to the event is checked at the end of the statement). It
 // returns the deliveries it made and those a previous call for the same
@@ -102,9 +102,9 @@ WITH event AS (
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (client_id, event_id) DO NOTHING
 ), made AS (
-    INSERT INTO deliveries (id, client_id, event_id, event_name, office_id, webhook_key, webhook_id, workflow_id, state, resend_of)
-    SELECT h.id, $1, $2, $3, $4, h.webhook_key, h.webhook_id, $7, 'pending', NULLIF(h.resend_of, '')::uuid
-    FROM unnest($8::uuid[], $9::bigint[], $10::text[], $11::text[]) AS h (id, webhook_key, webhook_id, resend_of)
+    INSERT INTO deliveries (id, client_id, event_id, event_name, office_id, webhook_key, webhook_id, workflow_id, state)
+    SELECT h.id, $1, $2, $3, $4, h.webhook_key, h.webhook_id, $7, 'pending'
+    FROM unnest($8::uuid[], $9::bigint[], $10::text[]) AS h (id, webhook_key, webhook_id)
     ON CONFLICT (workflow_id, webhook_key) DO NOTHING
     RETURNING id, webhook_key
 )
@@ -118,20 +118,21 @@ const deliveryIDsQuery = `SELECT id, webhook_key FROM deliveries WHERE workflow_
 // and a pending delivery of it to each webhook of hooks made by the workflow
 // workflowID. A second call for the same workflow returns the deliveries the
 // first made, so a retried resolution never doubles the log. It returns the
-// delivery ids in the order of hooks.
+// delivery ids in the order of hooks. Only their webhook key and id are
+// used: a resend's delivery is written by CreateResend.
 func (s *Store) CreateDeliveries(ctx context.Context, e webhooks.StoredEvent, workflowID string, hooks []webhooks.Delivery) ([]string, error) {
 	sealed := s.cipher.Seal(e.Payload, eventAAD(e.ClientID, e.EventID))
 	n := len(hooks)
-	newIDs, keys, hookIDs, resends := make(pq.StringArray, n), make(pq.Int64Array, n), make(pq.StringArray, n), make(pq.StringArray, n)
+	newIDs, keys, hookIDs := make(pq.StringArray, n), make(pq.Int64Array, n), make(pq.StringArray, n)
 	for i, h := range hooks {
-		newIDs[i], keys[i], hookIDs[i], resends[i] = uuid.NewString(), h.WebhookKey, h.WebhookID, h.ResendOf
+		newIDs[i], keys[i], hookIDs[i] = uuid.NewString(), h.WebhookKey, h.WebhookID
 	}
 	var rows []struct {
 		ID  string `db:"id"`
 		Key int64  `db:"webhook_key"`
 	}
 	if err := s.selectPrepared(ctx, &rows, createDeliveriesQuery, e.ClientID, e.EventID, string(e.EventName),
-		nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs, resends); err != nil {
+		nullable(e.OfficeID), e.DateTime, sealed, workflowID, newIDs, keys, hookIDs); err != nil {
 		return nil, fmt.Errorf("create deliveries of %s: %w", e.EventID, translate(err))
 	}
 	if len(rows) < n {
