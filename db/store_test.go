@@ -114,3 +114,41 @@ func TestCreateDatabase(t *testing.T) {
 		t.Errorf("key=value DSN: got nil, want an error")
 	}
 }
+
+// A burst of as many concurrent queries as the pool allows leaves every
+// connection idle for the next one: none is closed on release and reopened
+// (each new connection costs PostgreSQL a backend and a fresh parse and plan
+// of every prepared statement).
+func TestPoolKeepsConnectionsAcrossBursts(t *testing.T) {
+	conn := dbtest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	burst := func() {
+		t.Helper()
+		// Each query holds its connection until all have one, so the burst
+		// really uses MaxOpenConnections at once.
+		n := conn.Stats().MaxOpenConnections
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := conn.ExecContext(ctx, "SELECT pg_sleep(0.2)")
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	burst()
+	opened := conn.Stats().OpenConnections
+	burst()
+	stats := conn.Stats()
+	if stats.MaxIdleClosed != 0 {
+		t.Errorf("%d connections closed on release for exceeding the idle limit, want 0", stats.MaxIdleClosed)
+	}
+	if stats.OpenConnections != opened || opened != stats.MaxOpenConnections {
+		t.Errorf("open connections %d after the first burst, %d after the second, want %d both times", opened, stats.OpenConnections, stats.MaxOpenConnections)
+	}
+}
