@@ -41,6 +41,22 @@ type Webhook struct {
 	Updated            time.Time
 }
 
+// AttemptWebhook is a webhook as a delivery attempt reads it: with its
+// passwords and its signing secrets, all from one statement. Opening a
+// credential may fail (a changed encryption key, a corrupt row); the error
+// is kept beside the rest rather than returned, so that the attempt first
+// decides whether the webhook still takes the event at all.
+type AttemptWebhook struct {
+	// Webhook is set even when Err is: only its passwords are then empty.
+	Webhook Webhook
+	// Err wraps ErrUndecryptable when a receiver password does not open.
+	Err error
+	// Signing holds the secrets that sign the attempt.
+	Signing SigningSecrets
+	// SigningErr wraps ErrUndecryptable when a signing secret does not open.
+	SigningErr error
+}
+
 // OfficeOverride replaces, for events of one office, each of the webhook's
 // fields it sets (nil means "keep the webhook's own").
 type OfficeOverride struct {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ocelot/webhooks"
@@ -17,11 +18,13 @@ import (
 // (activities must not import db).
 type WebhookStore interface {
 	// ListWebhooksForEvent returns all webhooks of the client listening to
-	// name, active or not, with overrides, passwords decrypted, ordered by id.
-	ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error)
-	// FindWebhookByKey returns the webhook of that internal key, or an error
-	// wrapping webhooks.ErrNotFound when it was deleted.
-	FindWebhookByKey(ctx context.Context, key int64) (webhooks.Webhook, error)
+	// name, active or not, with overrides, ordered by id, as attempts read
+	// them.
+	ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.AttemptWebhook, error)
+	// FindAttemptWebhook returns the webhook of that internal key with its
+	// signing secrets, or an error wrapping webhooks.ErrNotFound when it was
+	// deleted.
+	FindAttemptWebhook(ctx context.Context, key int64) (webhooks.AttemptWebhook, error)
 }
 
 // Activities holds the dependencies of the delivery activities. Register a
@@ -35,12 +38,13 @@ type Activities struct {
 	HTTP *http.Client
 	// Log receives the delivery log; nil writes none (unit tests).
 	Log DeliveryLog
-	// Secrets signs deliveries; nil sends them unsigned (unit tests).
-	Secrets SecretStore
 	// Metrics counts attempts and deliveries; nil counts nothing.
 	Metrics Metrics
 	// Retention is how long PruneDeliveryLog keeps the log.
 	Retention time.Duration
+
+	// resolved hands what resolution read to the event's first attempts.
+	resolved handoff
 }
 
 // ErrTypeInvalidInput is the application error type of an input that no
@@ -74,10 +78,15 @@ func (a *Activities) ResolveWebhooks(ctx context.Context, in ResolveWebhooksInpu
 		return ResolveWebhooksResult{}, fmt.Errorf("resolve webhooks of client %s for %s: %w", in.ClientID, name, err)
 	}
 	result := ResolveWebhooksResult{Webhooks: make([]ResolvedWebhook, 0, len(list))}
+	matched := make([]webhooks.AttemptWebhook, 0, len(list))
 	for i := range list {
-		if _, ok := list[i].Resolve(name, in.OfficeID); ok {
-			result.Webhooks = append(result.Webhooks, ResolvedWebhook{Key: list[i].Key, ID: list[i].ID})
+		if _, ok := list[i].Webhook.Resolve(name, in.OfficeID); ok {
+			result.Webhooks = append(result.Webhooks, ResolvedWebhook{Key: list[i].Webhook.Key, ID: list[i].Webhook.ID})
+			matched = append(matched, list[i])
 		}
+	}
+	if activity.IsActivity(ctx) {
+		a.resolved.put(activity.GetInfo(ctx).WorkflowExecution.RunID, matched, time.Now())
 	}
 	// The store already orders by id; sorting again keeps the result, and so
 	// the workflow's fan-out order, stable whatever the store does.

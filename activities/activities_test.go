@@ -42,36 +42,38 @@ type fakeStore struct {
 	mu       sync.Mutex
 	webhooks []webhooks.Webhook
 	err      error // returned by every call when set
+	finds    int   // calls of FindAttemptWebhook
 }
 
-func (s *fakeStore) ListWebhooksForEvent(_ context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error) {
+func (s *fakeStore) ListWebhooksForEvent(_ context.Context, clientID string, name webhooks.EventName) ([]webhooks.AttemptWebhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return nil, s.err
 	}
-	var list []webhooks.Webhook
+	var list []webhooks.AttemptWebhook
 	for _, w := range s.webhooks {
 		if w.ClientID == clientID && w.Listens(name) {
-			list = append(list, w)
+			list = append(list, webhooks.AttemptWebhook{Webhook: w})
 		}
 	}
-	slices.SortFunc(list, func(a, b webhooks.Webhook) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(list, func(a, b webhooks.AttemptWebhook) int { return strings.Compare(a.Webhook.ID, b.Webhook.ID) })
 	return list, nil
 }
 
-func (s *fakeStore) FindWebhookByKey(_ context.Context, key int64) (webhooks.Webhook, error) {
+func (s *fakeStore) FindAttemptWebhook(_ context.Context, key int64) (webhooks.AttemptWebhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.finds++
 	if s.err != nil {
-		return webhooks.Webhook{}, s.err
+		return webhooks.AttemptWebhook{}, s.err
 	}
 	for _, w := range s.webhooks {
 		if w.Key == key {
-			return w, nil
+			return webhooks.AttemptWebhook{Webhook: w}, nil
 		}
 	}
-	return webhooks.Webhook{}, fmt.Errorf("webhook key %d: %w", key, webhooks.ErrNotFound)
+	return webhooks.AttemptWebhook{}, fmt.Errorf("webhook key %d: %w", key, webhooks.ErrNotFound)
 }
 
 // received is one request a receiver got.

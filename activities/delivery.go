@@ -38,6 +38,9 @@ const redacted = "[REDACTED]"
 // reads the webhook's current configuration by key (SPEC 6.4), so a rename,
 // a new URL or new credentials apply from the next attempt on, and a deleted
 // or deactivated webhook ends the delivery as cancelled without a request.
+// A first attempt uses the read its event's resolution made moments before
+// in the same workflow task (handoff), the same read that found the
+// webhook matching.
 //
 // Every outcome of the HTTP exchange is a result, not an error: the workflow
 // owns the retry schedule. An error means the attempt could not be made at
@@ -73,7 +76,11 @@ func (a *Activities) DeliverAttempt(ctx context.Context, in DeliverAttemptInput)
 
 func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in DeliverAttemptInput) (DeliverAttemptResult, error) {
 	result := DeliverAttemptResult{Attempt: in.Attempt}
-	w, err := a.Store.FindWebhookByKey(ctx, in.WebhookKey)
+	read, err := a.attemptWebhook(ctx, in)
+	if err == nil {
+		err = read.Err
+	}
+	w := read.Webhook
 	switch {
 	case endsAttempt(err, &result):
 		return result, nil
@@ -95,16 +102,10 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 		result.Outcome, result.Error = OutcomeCancelled, whyNotResolved(&w, name, in.OfficeID)
 		return result, nil
 	}
-	var signing webhooks.SigningSecrets
-	if a.Secrets != nil {
-		signing, err = a.Secrets.SigningSecrets(ctx, in.WebhookKey)
-		switch {
-		case endsAttempt(err, &result):
-			return result, nil
-		case err != nil:
-			return DeliverAttemptResult{}, fmt.Errorf("signing secrets of webhook key %d: %w", in.WebhookKey, err)
-		}
+	if endsAttempt(read.SigningErr, &result) {
+		return result, nil
 	}
+	signing := read.Signing
 
 	secrets := secretsOf(target.Auth)
 	if signing.Current != "" {
@@ -118,6 +119,18 @@ func (a *Activities) attempt(ctx context.Context, name webhooks.EventName, in De
 	// password never leaves this function (SPEC 8).
 	redactResult(&result, secrets)
 	return result, nil
+}
+
+// attemptWebhook is what resolution read of the webhook when this is the
+// first attempt and resolution ran in this worker moments ago (the same
+// workflow task), else the webhook as read now.
+func (a *Activities) attemptWebhook(ctx context.Context, in DeliverAttemptInput) (webhooks.AttemptWebhook, error) {
+	if in.Attempt == 1 && !in.Test && activity.IsActivity(ctx) {
+		if w, ok := a.resolved.take(activity.GetInfo(ctx).WorkflowExecution.RunID, in.WebhookKey, time.Now()); ok {
+			return w, nil
+		}
+	}
+	return a.Store.FindAttemptWebhook(ctx, in.WebhookKey)
 }
 
 // endsAttempt turns a store error that no retry of the activity can fix

@@ -34,11 +34,6 @@ type DeliveryLog interface {
 	FindEventPayload(ctx context.Context, clientID, eventID string) (webhooks.StoredEvent, error)
 }
 
-// SecretStore gives a webhook's signing secrets; *db.Store satisfies it.
-type SecretStore interface {
-	SigningSecrets(ctx context.Context, webhookKey int64) (webhooks.SigningSecrets, error)
-}
-
 // errUndecryptable is the attempt error of a webhook whose stored secrets
 // do not open: the operator must fix the key or the row; the client sees
 // why its deliveries fail.

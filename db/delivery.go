@@ -461,15 +461,39 @@ func (s *Store) SigningSecrets(ctx context.Context, key int64) (webhooks.Signing
 	return secrets, err
 }
 
+// sealedSecrets are a webhook's signing secrets as stored.
+type sealedSecrets struct {
+	Current         []byte     `db:"signing_secret_enc"`
+	Previous        []byte     `db:"previous_secret_enc"`
+	PreviousExpires *time.Time `db:"previous_secret_expires_at"`
+}
+
+// openSigningSecrets opens the secrets of the webhook key of clientID; an
+// error wraps ErrUndecryptable.
+func (s *Store) openSigningSecrets(clientID string, key int64, sealed sealedSecrets) (webhooks.SigningSecrets, error) {
+	var out webhooks.SigningSecrets
+	current, err := s.cipher.Open(sealed.Current, signingAAD(clientID, key))
+	if err != nil {
+		return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
+	}
+	out.Current = string(current)
+	if sealed.Previous != nil && sealed.PreviousExpires != nil {
+		previous, err := s.cipher.Open(sealed.Previous, signingAAD(clientID, key))
+		if err != nil {
+			return webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
+		}
+		out.Previous, out.PreviousExpires = string(previous), sealed.PreviousExpires.UTC()
+	}
+	return out, nil
+}
+
 // signingSecrets is SigningSecrets with the webhook's client, which seals
 // its secrets.
 func (s *Store) signingSecrets(ctx context.Context, key int64) (string, webhooks.SigningSecrets, error) {
 	for range 2 {
 		var row struct {
-			ClientID        string     `db:"client_id"`
-			Current         []byte     `db:"signing_secret_enc"`
-			Previous        []byte     `db:"previous_secret_enc"`
-			PreviousExpires *time.Time `db:"previous_secret_expires_at"`
+			ClientID string `db:"client_id"`
+			sealedSecrets
 		}
 		if err := s.getPrepared(ctx, &row, secretsQuery, key); err != nil {
 			return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, translate(err))
@@ -483,20 +507,8 @@ func (s *Store) signingSecrets(ctx context.Context, key int64) (string, webhooks
 			}
 			continue
 		}
-		var out webhooks.SigningSecrets
-		current, err := s.cipher.Open(row.Current, signingAAD(row.ClientID, key))
-		if err != nil {
-			return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
-		}
-		out.Current = string(current)
-		if row.Previous != nil && row.PreviousExpires != nil {
-			previous, err := s.cipher.Open(row.Previous, signingAAD(row.ClientID, key))
-			if err != nil {
-				return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w: %w", key, webhooks.ErrUndecryptable, err)
-			}
-			out.Previous, out.PreviousExpires = string(previous), row.PreviousExpires.UTC()
-		}
-		return row.ClientID, out, nil
+		out, err := s.openSigningSecrets(row.ClientID, key, row.sealedSecrets)
+		return row.ClientID, out, err
 	}
 	return "", webhooks.SigningSecrets{}, fmt.Errorf("signing secrets of webhook %d: %w", key, errors.New("secret not created"))
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -222,17 +223,33 @@ func (s *Store) toWebhook(r webhookRow) (webhooks.Webhook, error) {
 	}, nil
 }
 
-// selectWebhooks starts every read of webhooks: each webhook comes once per
-// override (once with NULL o_ columns when it has none).
-const selectWebhooks = `
+// webhookColumns are the columns of a joinedRow.
+const webhookColumns = `
 SELECT w.key, w.client_id, w.id, w.matching_events, w.url, w.auth_type, w.auth_username,
        w.auth_password_enc, w.active, w.created_at, w.updated_at,
        o.office_id AS o_office_id, o.url AS o_url, o.auth_type AS o_auth_type,
        o.auth_username AS o_auth_username, o.auth_password_enc AS o_auth_password_enc,
-       o.active AS o_active
+       o.active AS o_active`
+
+const fromWebhooks = `
 FROM webhooks w
 LEFT JOIN webhook_office_overrides o ON o.webhook_key = w.key
 `
+
+// selectWebhooks starts every read of webhooks: each webhook comes once per
+// override (once with NULL o_ columns when it has none).
+const selectWebhooks = webhookColumns + fromWebhooks
+
+// selectAttemptWebhooks is selectWebhooks with the signing secrets: the
+// reads of attemptWebhookRow.
+const selectAttemptWebhooks = webhookColumns + `,
+       w.signing_secret_enc, w.previous_secret_enc, w.previous_secret_expires_at` + fromWebhooks
+
+// attemptWebhookRow is a joinedRow with its webhook's sealed signing secrets.
+type attemptWebhookRow struct {
+	joinedRow
+	sealedSecrets
+}
 
 // insertWebhookQuery leaves auth_password_enc NULL: setSealedQuery sets it
 // once the key is known.
@@ -333,16 +350,84 @@ func (s *Store) FindWebhook(ctx context.Context, clientID, id string) (webhooks.
 	return s.one(rows, "find webhook "+id)
 }
 
-const findWebhookByKeyQuery = selectWebhooks + `WHERE w.key = $1 ORDER BY o.position`
+const findAttemptWebhookQuery = selectAttemptWebhooks + `WHERE w.key = $1 ORDER BY o.position`
+
+// FindAttemptWebhook reads, in one statement, what a delivery attempt needs
+// of the webhook whose internal key is key, whatever its id now is: the
+// webhook and its signing secrets, creating them when it has none (a
+// webhook made before signatures). ErrNotFound once it is deleted; a
+// credential that does not open is reported in the result, not as the
+// error (webhooks.AttemptWebhook).
+func (s *Store) FindAttemptWebhook(ctx context.Context, key int64) (webhooks.AttemptWebhook, error) {
+	var rows []attemptWebhookRow
+	if err := s.selectPrepared(ctx, &rows, findAttemptWebhookQuery, key); err != nil {
+		return webhooks.AttemptWebhook{}, fmt.Errorf("find webhook key %d: %w", key, translate(err))
+	}
+	if len(rows) == 0 {
+		return webhooks.AttemptWebhook{}, fmt.Errorf("find webhook key %d: %w", key, webhooks.ErrNotFound)
+	}
+	list, err := s.attemptWebhooks(ctx, rows)
+	if err != nil {
+		return webhooks.AttemptWebhook{}, fmt.Errorf("find webhook key %d: %w", key, err)
+	}
+	return list[0], nil
+}
 
 // FindWebhookByKey returns the webhook whose internal key is key, whatever
-// its id now is; ErrNotFound once it is deleted.
+// its id now is; ErrNotFound once it is deleted, an error wrapping
+// ErrUndecryptable when its passwords do not open.
 func (s *Store) FindWebhookByKey(ctx context.Context, key int64) (webhooks.Webhook, error) {
-	var rows []joinedRow
-	if err := s.selectPrepared(ctx, &rows, findWebhookByKeyQuery, key); err != nil {
-		return webhooks.Webhook{}, fmt.Errorf("find webhook key %d: %w", key, translate(err))
+	w, err := s.FindAttemptWebhook(ctx, key)
+	if err == nil && w.Err != nil {
+		err = fmt.Errorf("find webhook key %d: %w", key, w.Err)
 	}
-	return s.one(rows, fmt.Sprintf("find webhook key %d", key))
+	return w.Webhook, err
+}
+
+// attemptWebhooks groups rows, ordered by webhook then override position,
+// into webhooks as attempts read them, opening every credential.
+func (s *Store) attemptWebhooks(ctx context.Context, rows []attemptWebhookRow) ([]webhooks.AttemptWebhook, error) {
+	var out []webhooks.AttemptWebhook
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].Key == rows[start].Key {
+			end++
+		}
+		group := make([]joinedRow, 0, end-start)
+		for _, r := range rows[start:end] {
+			group = append(group, r.joinedRow)
+		}
+		first := rows[start]
+		start = end
+
+		var w webhooks.AttemptWebhook
+		list, err := s.collect(group)
+		if err != nil {
+			// A password that does not open fails this webhook's attempts
+			// only; the rest of it still resolves.
+			w.Err = err
+			for i := range group {
+				group[i].AuthPasswordEnc, group[i].OverridePasswordEnc = nil, nil
+			}
+			if list, err = s.collect(group); err != nil {
+				return nil, err
+			}
+		}
+		w.Webhook = list[0]
+		if first.Current == nil {
+			_, w.Signing, err = s.signingSecrets(ctx, first.Key)
+		} else {
+			w.Signing, err = s.openSigningSecrets(first.ClientID, first.Key, first.sealedSecrets)
+		}
+		if errors.Is(err, webhooks.ErrUndecryptable) {
+			w.SigningErr, err = err, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }
 
 // one returns the single webhook in rows, or ErrNotFound.
@@ -373,24 +458,21 @@ func (s *Store) ListWebhooks(ctx context.Context, clientID string) ([]webhooks.W
 	return list, nil
 }
 
-const listWebhooksForEventQuery = selectWebhooks + `WHERE w.client_id = $1 AND $2 = ANY (w.matching_events) ORDER BY w.id, o.position`
+const listWebhooksForEventQuery = selectAttemptWebhooks + `WHERE w.client_id = $1 AND $2 = ANY (w.matching_events) ORDER BY w.id, o.position`
 
 // ListWebhooksForEvent returns the client's webhooks that listen to name,
-// ordered by id, with their overrides, without passwords. Inactive ones are included: an office
-// override may activate one for its events. It runs once per ingested
-// event, so it is a single query.
-func (s *Store) ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error) {
-	var rows []joinedRow
+// ordered by id, with their overrides, as attempts read them (FindAttemptWebhook),
+// so that the event's first attempts need not read them again. Inactive
+// ones are included: an office override may activate one for its events. A
+// credential that does not open fails only that webhook's attempts, never
+// the resolution of the others. It runs once per ingested event, so it is
+// a single query.
+func (s *Store) ListWebhooksForEvent(ctx context.Context, clientID string, name webhooks.EventName) ([]webhooks.AttemptWebhook, error) {
+	var rows []attemptWebhookRow
 	if err := s.selectPrepared(ctx, &rows, listWebhooksForEventQuery, clientID, string(name)); err != nil {
 		return nil, fmt.Errorf("list webhooks of %s for %s: %w", clientID, name, translate(err))
 	}
-	// Resolution needs no credential: leaving the ciphertexts unopened keeps
-	// passwords out of it, and a row that no longer decrypts from blocking
-	// the client's other webhooks.
-	for i := range rows {
-		rows[i].AuthPasswordEnc, rows[i].OverridePasswordEnc = nil, nil
-	}
-	list, err := s.collect(rows)
+	list, err := s.attemptWebhooks(ctx, rows)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks of %s for %s: %w", clientID, name, err)
 	}

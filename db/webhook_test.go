@@ -373,11 +373,8 @@ func TestListWebhooksForEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got == nil {
-				t.Errorf("got nil, want a non-nil slice")
-			}
-			if !reflect.DeepEqual(ids(got), tt.want) {
-				t.Errorf("got %v, want %v", ids(got), tt.want)
+			if !reflect.DeepEqual(ids(hooksOf(got)), tt.want) {
+				t.Errorf("got %v, want %v", ids(hooksOf(got)), tt.want)
 			}
 		})
 	}
@@ -387,9 +384,29 @@ func TestListWebhooksForEvent(t *testing.T) {
 		if err != nil || len(got) != 2 {
 			t.Fatalf("got %d webhooks, %v; want 2", len(got), err)
 		}
-		checkSame(t, got[0], *w1)
-		checkSame(t, got[1], *inactive)
+		checkSame(t, got[0].Webhook, *w1)
+		checkSame(t, got[1].Webhook, *inactive)
+		// As an attempt reads them (FindAttemptWebhook): the event's first
+		// attempts use this read.
+		for i, w := range got {
+			if w.Err != nil || w.SigningErr != nil || w.Signing.Current == "" {
+				t.Errorf("webhook %d: err %v, signing err %v, signing secret set %v; want no errors and a secret", i, w.Err, w.SigningErr, w.Signing.Current != "")
+			}
+			byKey, err := s.FindAttemptWebhook(ctx, w.Webhook.Key)
+			if err != nil || !reflect.DeepEqual(byKey, w) {
+				t.Errorf("webhook %d: listed %+v, found by key %+v, %v", i, w, byKey, err)
+			}
+		}
 	})
+}
+
+// hooksOf returns the webhooks of an attempt read.
+func hooksOf(list []webhooks.AttemptWebhook) []webhooks.Webhook {
+	out := make([]webhooks.Webhook, len(list))
+	for i := range list {
+		out[i] = list[i].Webhook
+	}
+	return out
 }
 
 func TestPasswordsEncryptedAtRest(t *testing.T) {
@@ -519,5 +536,87 @@ func BenchmarkListWebhooksForEvent(b *testing.B) {
 		if err != nil || len(got) != 10 {
 			b.Fatalf("got %d webhooks, %v; want 10", len(got), err)
 		}
+	}
+}
+
+// An attempt's read opens every credential, but a webhook whose password or
+// signing secret does not open keeps that error to itself: resolution still
+// lists it (and the client's other webhooks) with its configuration, and a
+// webhook made before signatures gets its secret on the read.
+func TestAttemptWebhookKeepsOpenErrors(t *testing.T) {
+	s, conn := newAcmeStore(t)
+	ctx := t.Context()
+	acmeHook := func(id, prefix string) *webhooks.Webhook {
+		w := basicHook(id, prefix)
+		w.ClientID = "acme"
+		return create(t, s, w)
+	}
+	healthy := acmeHook("healthy", "h")
+	badPassword := acmeHook("bad-password", "p")
+	badSigning := acmeHook("bad-signing", "s")
+	unsigned := acmeHook("unsigned", "u")
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		// Each ciphertext is bound to its own row: copied, it does not open.
+		{`UPDATE webhooks SET auth_password_enc = (SELECT auth_password_enc FROM webhooks WHERE key = $1) WHERE key = $2`, []any{healthy.Key, badPassword.Key}},
+		{`UPDATE webhooks SET signing_secret_enc = (SELECT signing_secret_enc FROM webhooks WHERE key = $1) WHERE key = $2`, []any{healthy.Key, badSigning.Key}},
+		{`UPDATE webhooks SET signing_secret_enc = NULL WHERE key = $1`, []any{unsigned.Key}},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	list, err := s.ListWebhooksForEvent(ctx, "acme", webhooks.IncomingSmsReceived)
+	if err != nil {
+		t.Fatalf("one bad row failed the whole resolution: %v", err)
+	}
+	byID := map[string]webhooks.AttemptWebhook{}
+	for _, w := range list {
+		byID[w.Webhook.ID] = w
+	}
+	for _, tt := range []struct {
+		hook                    *webhooks.Webhook
+		passwordErr, signingErr bool
+	}{
+		{healthy, false, false},
+		{badPassword, true, false},
+		{badSigning, false, true},
+		{unsigned, false, false},
+	} {
+		found, err := s.FindAttemptWebhook(ctx, tt.hook.Key)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.hook.ID, err)
+		}
+		for how, w := range map[string]webhooks.AttemptWebhook{"listed": byID[tt.hook.ID], "found by key": found} {
+			if w.Webhook.Key != tt.hook.Key || w.Webhook.URL != tt.hook.URL || len(w.Webhook.PerOfficeOverrides) != 3 {
+				t.Errorf("%s %s: got %s, want its configuration", how, tt.hook.ID, show(w.Webhook))
+			}
+			if got := errors.Is(w.Err, webhooks.ErrUndecryptable); got != tt.passwordErr {
+				t.Errorf("%s %s: password error %v, want one: %v", how, tt.hook.ID, w.Err, tt.passwordErr)
+			}
+			if !tt.passwordErr && w.Webhook.Auth.Password != tt.hook.Auth.Password {
+				t.Errorf("%s %s: password not opened", how, tt.hook.ID)
+			}
+			if tt.passwordErr && w.Webhook.Auth.Password != "" {
+				t.Errorf("%s %s: a password came with the error", how, tt.hook.ID)
+			}
+			if got := errors.Is(w.SigningErr, webhooks.ErrUndecryptable); got != tt.signingErr {
+				t.Errorf("%s %s: signing error %v, want one: %v", how, tt.hook.ID, w.SigningErr, tt.signingErr)
+			}
+			if !tt.signingErr && w.Signing.Current == "" {
+				t.Errorf("%s %s: no signing secret", how, tt.hook.ID)
+			}
+		}
+	}
+	// The secret made for the unsigned webhook is the one it keeps.
+	again, err := s.FindAttemptWebhook(ctx, unsigned.Key)
+	if err != nil || again.Signing != byID["unsigned"].Signing {
+		t.Errorf("unsigned webhook's secret changed between reads: %v", err)
+	}
+	if _, err := s.FindAttemptWebhook(ctx, unsigned.Key+1000); !errors.Is(err, webhooks.ErrNotFound) {
+		t.Errorf("unknown key: got %v, want ErrNotFound", err)
 	}
 }

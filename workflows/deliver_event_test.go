@@ -24,26 +24,26 @@ type memoryStore struct {
 	hooks map[int64]webhooks.Webhook
 }
 
-func (s *memoryStore) ListWebhooksForEvent(_ context.Context, clientID string, name webhooks.EventName) ([]webhooks.Webhook, error) {
+func (s *memoryStore) ListWebhooksForEvent(_ context.Context, clientID string, name webhooks.EventName) ([]webhooks.AttemptWebhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []webhooks.Webhook
+	var out []webhooks.AttemptWebhook
 	for key := int64(1); key <= int64(len(s.hooks))+10; key++ {
 		if w, ok := s.hooks[key]; ok && w.ClientID == clientID && w.Listens(name) {
-			out = append(out, w)
+			out = append(out, webhooks.AttemptWebhook{Webhook: w})
 		}
 	}
 	return out, nil
 }
 
-func (s *memoryStore) FindWebhookByKey(_ context.Context, key int64) (webhooks.Webhook, error) {
+func (s *memoryStore) FindAttemptWebhook(_ context.Context, key int64) (webhooks.AttemptWebhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.hooks[key]
 	if !ok {
-		return webhooks.Webhook{}, webhooks.ErrNotFound
+		return webhooks.AttemptWebhook{}, webhooks.ErrNotFound
 	}
-	return w, nil
+	return webhooks.AttemptWebhook{Webhook: w}, nil
 }
 
 func (s *memoryStore) update(key int64, change func(*webhooks.Webhook)) {

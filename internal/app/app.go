@@ -89,7 +89,6 @@ func Activities(cfg config.Config, store *db.Store, m *metrics.Metrics) *activit
 	a := &activities.Activities{
 		Store:     store,
 		Log:       store,
-		Secrets:   store,
 		Retention: cfg.DeliveryRetention,
 		HTTP: activities.NewHTTPClient(activities.HTTPOptions{
 			Timeout:         cfg.DeliveryTimeout,
