@@ -233,9 +233,9 @@ func TestDeliverAttemptTransportFailures(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	closed := newReceiver(t, nil)
-	closedURL := closed.URL
-	closed.Close() // nothing listens there any more: connection refused
+	// Nothing listens on port 1: connection refused. (A closed test
+	// server's port can be taken meanwhile by another test's server.)
+	const closedURL = "http://127.0.0.1:1/hook"
 	// Its certificate is signed by httptest's own CA, which the delivery
 	// client does not trust.
 	tlsServer := httptest.NewTLSServer(http.NotFoundHandler())
