@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -45,7 +46,23 @@ const usage = `usage:
   webhooks client create NAME [ID]   create a client (prints its API key once)
   webhooks client list               list clients`
 
+// defaultGCPercent is the garbage collector's target unless GOGC is set:
+// the processes keep a small live heap and allocate fast (each event's
+// JSON, protobuf and HTTP buffers), so at Go's default of 100 the collector
+// ran about every 20 MB and took a tenth of the API's CPU. 200 measured 9 %
+// less CPU per event in the API for about a third more peak memory
+// (docs/performance.md).
+const defaultGCPercent = 200
+
+// setGCPercent applies defaultGCPercent unless the operator chose GOGC.
+func setGCPercent() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}
+
 func main() {
+	setGCPercent()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
