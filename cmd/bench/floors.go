@@ -56,29 +56,19 @@ func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n in
 		_, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, "BenchFloor")
 		return err
 	}
-	p, err := e.closed(ctx, out, "temporal floor", 1, n, s, start)
+	// The no-op activity stamps its arrival when it starts; the phase also
+	// waits for every floor workflow to close (its second workflow task), as
+	// for the service's events, so the worker stops with none left open.
+	p, err := e.closed(ctx, out, "temporal floor", 1, n, s, start, sameID)
 	if err != nil {
 		return nil, err
 	}
 	p.Kind = "temporal floor"
-	// The no-op activity stamps its arrival when it starts; keep the worker
-	// until every floor workflow has also closed, or stopping it strands
-	// them open (and the history sampling below waits for them).
-	return p, e.waitClosed(ctx, p.eventIDs)
+	return p, nil
 }
 
-// waitClosed waits for each workflow of ids to close.
-func (e *env) waitClosed(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("floor workflow %s did not close: %w", id, err)
-		}
-	}
-	return nil
-}
+// sameID names a floor event's workflow: the event id is the workflow id.
+func sameID(eventID string) string { return eventID }
 
 // eagerFloor is the fastest a workflow goes on the same Temporal server: an
 // empty one (no activity), started with eager workflow start by a worker in
@@ -104,12 +94,12 @@ func (e *env) eagerFloor(ctx context.Context, s settings, out io.Writer, n int) 
 		_, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: eagerFloorQueue, EnableEagerStart: true}, "BenchEagerFloor")
 		return err
 	}
-	p, err := e.closed(ctx, out, "eager floor", 1, n, s, start)
+	p, err := e.closed(ctx, out, "eager floor", 1, n, s, start, sameID)
 	if err != nil {
 		return nil, err
 	}
 	p.Kind = "eager floor"
-	return p, e.waitClosed(ctx, p.eventIDs)
+	return p, nil
 }
 
 func floorWorkflow(ctx workflow.Context) error {
@@ -143,7 +133,7 @@ func (e *env) httpFloor(ctx context.Context, s settings, out io.Writer, n int) (
 		}
 		return nil
 	}
-	p, err := e.closed(ctx, out, "http floor", 1, n, s, post)
+	p, err := e.closed(ctx, out, "http floor", 1, n, s, post, nil)
 	if p != nil {
 		p.Kind = "http floor"
 	}

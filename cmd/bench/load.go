@@ -29,6 +29,9 @@ const (
 	stall = time.Minute
 	// historySample is how many workflows per level have their history read.
 	historySample = 10
+	// closeWaitSample is how many of a phase's last events have their
+	// workflows waited for before its CPU is read.
+	closeWaitSample = 8
 )
 
 // sendFunc sends one event (ingests it, starts a workflow, posts it).
@@ -37,10 +40,10 @@ type sendFunc func(ctx context.Context, id string) error
 // runPhases runs every measurement in order; see docs/performance.md.
 func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer) error {
 	ingest := newProducer(e, s.Concurrency)
-	if _, err := e.closed(ctx, out, "warm-up", 1, warmupEvents, s, ingest.to(e.clients[1])); err != nil {
+	if _, err := e.closed(ctx, out, "warm-up", 1, warmupEvents, s, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1])); err != nil {
 		return err
 	}
-	f1, err := e.closed(ctx, out, "closed f1", 1, s.Events, s, ingest.to(e.clients[1]))
+	f1, err := e.closed(ctx, out, "closed f1", 1, s.Events, s, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 	if err != nil {
 		return err
 	}
@@ -64,18 +67,18 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	if rate <= 0 {
 		rate = f1.EventsPerSec / 2
 	}
-	open, err := e.open(ctx, out, "open f1", 1, rate, s.OpenDuration, ingest.to(e.clients[1]))
+	open, err := e.open(ctx, out, "open f1", 1, rate, s.OpenDuration, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 	if err != nil {
 		return err
 	}
 	r.add(open)
 	for _, n := range fanouts[1:] {
-		closed, err := e.closed(ctx, out, fmt.Sprintf("closed f%d", n), n, s.Events/n, s, ingest.to(e.clients[n]))
+		closed, err := e.closed(ctx, out, fmt.Sprintf("closed f%d", n), n, s.Events/n, s, ingest.to(e.clients[n]), serviceWorkflows(e.clients[n]))
 		if err != nil {
 			return err
 		}
 		r.add(closed)
-		open, err := e.open(ctx, out, fmt.Sprintf("open f%d", n), n, closed.EventsPerSec/2, s.OpenDuration, ingest.to(e.clients[n]))
+		open, err := e.open(ctx, out, fmt.Sprintf("open f%d", n), n, closed.EventsPerSec/2, s.OpenDuration, ingest.to(e.clients[n]), serviceWorkflows(e.clients[n]))
 		if err != nil {
 			return err
 		}
@@ -84,7 +87,7 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	// Fixed rates at fan-out 1, lowest first: past the first rate that
 	// does not keep up, higher ones only queue longer.
 	for _, rate := range s.Rates {
-		p, err := e.open(ctx, out, fmt.Sprintf("open f1 at %g/s", rate), 1, rate, s.RateDuration, ingest.to(e.clients[1]))
+		p, err := e.open(ctx, out, fmt.Sprintf("open f1 at %g/s", rate), 1, rate, s.RateDuration, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 		if err != nil {
 			return err
 		}
@@ -123,10 +126,10 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 // closed runs n events through send from s.Concurrency producers, each
 // sending its next event as soon as the last one is answered, for at most
 // s.ClosedTime, then waits until all are delivered.
-func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n int, s settings, send sendFunc) (*phaseResult, error) {
+func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n int, s settings, send sendFunc, workflowOf func(string) string) (*phaseResult, error) {
 	t := newTracker(name, fanout)
 	prefix := e.runID + "-" + sanitize(name)
-	return e.phase(ctx, out, t, "closed", n, func() {
+	return e.phase(ctx, out, t, "closed", n, workflowOf, func() {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		stop := time.Now().Add(s.ClosedTime)
@@ -148,11 +151,11 @@ func (e *env) closed(ctx context.Context, out io.Writer, name string, fanout, n 
 
 // open sends events on a fixed schedule of rate per second for d, whatever
 // the answers, then waits until all are delivered.
-func (e *env) open(ctx context.Context, out io.Writer, name string, fanout int, rate float64, d time.Duration, send sendFunc) (*phaseResult, error) {
+func (e *env) open(ctx context.Context, out io.Writer, name string, fanout int, rate float64, d time.Duration, send sendFunc, workflowOf func(string) string) (*phaseResult, error) {
 	t := newTracker(name, fanout)
 	prefix := e.runID + "-" + sanitize(name)
 	rate = max(rate, 0.1) // a floor for a rate derived from a tiny closed loop
-	p, err := e.phase(ctx, out, t, "open", scheduled(rate, d), func() {
+	p, err := e.phase(ctx, out, t, "open", scheduled(rate, d), workflowOf, func() {
 		schedule(ctx, rate, d, func(i int) {
 			id := fmt.Sprintf("%s-%06d", prefix, i)
 			_ = t.send(ctx, id, func(ctx context.Context) error { return send(ctx, id) })
@@ -205,7 +208,7 @@ func schedule(ctx context.Context, rate float64, d time.Duration, send func(i in
 // tracked; the black-holed workflows are terminated after the phase.
 func (e *env) noisy(ctx context.Context, out io.Writer, s settings, r *report, ingest *producer) error {
 	healthy := s.NoisyRate / 2
-	base, err := e.open(ctx, out, "noisy baseline", 1, healthy, s.NoisyDuration, ingest.to(e.clients[1]))
+	base, err := e.open(ctx, out, "noisy baseline", 1, healthy, s.NoisyDuration, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 	if err != nil {
 		return err
 	}
@@ -228,7 +231,7 @@ func (e *env) noisy(ctx context.Context, out io.Writer, s settings, r *report, i
 			}
 		})
 	})
-	p, err := e.open(ctx, out, "noisy", 1, healthy, s.NoisyDuration, ingest.to(e.clients[1]))
+	p, err := e.open(ctx, out, "noisy", 1, healthy, s.NoisyDuration, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 	wg.Wait()
 	attempts = e.recv.blackholed.Load() - attempts
 	// Stop the black-holed workflows' retries (with -target they would go
@@ -256,8 +259,15 @@ func (e *env) noisy(ctx context.Context, out io.Writer, s settings, r *report, i
 }
 
 // phase makes t the receivers' current phase, drives the load, waits for
-// every delivery and computes the figures.
-func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string, n int, drive func()) (*phaseResult, error) {
+// every delivery and, when its events have workflows (workflowOf not nil),
+// for those to close, and computes the figures. A phase ends when both
+// happened: a workflow's work after its deliveries (the task that records
+// them, the visibility record) is part of what the phase costs and of the
+// rate it sustains. For fan-out 1 that adds milliseconds; at fan-out 100,
+// recording 100 attempts is most of the server's work, and a phase that
+// ended at the last delivery measured a burst the next phase could not
+// sustain.
+func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string, n int, workflowOf func(eventID string) string, drive func()) (*phaseResult, error) {
 	e.recv.current.Store(t)
 	defer e.recv.current.Store(nil)
 	mem := e.startSampler()
@@ -266,6 +276,12 @@ func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string,
 	drive()
 	scheduleEnd, atEnd := time.Now(), t.progress()
 	err := t.waitDelivered(ctx, stall)
+	if err == nil && workflowOf != nil {
+		// The last events sent close last, near enough: waiting for them
+		// keeps the CPU window free of the bench's reads of every workflow,
+		// made below.
+		_, err = e.lastClose(ctx, t.lastIDs(closeWaitSample), workflowOf)
+	}
 	stopProgress()
 	rss := mem.stop()
 	cpuAfter := e.cpuTimes()
@@ -273,6 +289,13 @@ func (e *env) phase(ctx context.Context, out io.Writer, t *tracker, kind string,
 		return nil, err
 	}
 	p := t.result(kind)
+	if workflowOf != nil {
+		closedAt, err := e.lastClose(ctx, p.eventIDs, workflowOf)
+		if err != nil {
+			return nil, err
+		}
+		p.endAt(t, closedAt)
+	}
 	perEvent := func(i int) float64 { return ms(cpuAfter[i]-cpuBefore[i]) / float64(max(1, p.Events)) }
 	p.CPU = cpuUse{Bench: perEvent(0), Temporal: perEvent(1), API: perEvent(2), Worker: perEvent(3), Postgres: perEvent(4)}
 	p.CPU.Total = p.CPU.Bench + p.CPU.Temporal + p.CPU.API + p.CPU.Worker
@@ -409,4 +432,63 @@ func workflowIDs(clientID string, eventIDs []string) []string {
 // sanitize turns a phase name into a piece of an event id.
 func sanitize(name string) string {
 	return strings.NewReplacer(" ", "-", "/", "-").Replace(name)
+}
+
+// serviceWorkflows names the workflow of an event of clientID.
+func serviceWorkflows(clientID string) func(eventID string) string {
+	return func(eventID string) string { return workflows.WorkflowID(clientID, eventID) }
+}
+
+// lastClose waits for the workflow of each event to close (at most 30 s
+// each) and returns the latest close time, as the server recorded it.
+func (e *env) lastClose(ctx context.Context, eventIDs []string, workflowOf func(string) string) (time.Time, error) {
+	var (
+		mu       sync.Mutex
+		last     time.Time
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	ids := make(chan string)
+	for range closeWaitSample {
+		wg.Go(func() {
+			for id := range ids {
+				closedAt, err := e.closeTime(ctx, workflowOf(id))
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if closedAt.After(last) {
+					last = closedAt
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range eventIDs {
+		ids <- id
+	}
+	close(ids)
+	wg.Wait()
+	return last, firstErr
+}
+
+// closeTime waits for workflow id to close and returns when it did.
+func (e *env) closeTime(ctx context.Context, id string) (time.Time, error) {
+	for range 2 {
+		d, err := e.temporal.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return time.Time{}, fmt.Errorf("describe workflow %s: %w", id, err)
+		}
+		info := d.GetWorkflowExecutionInfo()
+		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return info.GetCloseTime().AsTime(), nil
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
+		cancel()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("workflow %s did not close 30s after its deliveries arrived: %w", id, err)
+		}
+	}
+	return time.Time{}, fmt.Errorf("workflow %s: still running after it closed", id)
 }

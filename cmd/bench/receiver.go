@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,13 @@ type eventRecord struct {
 	sent time.Time
 	got  []bool // per webhook index
 	n    int
+}
+
+// lastIDs returns the ids of the last n accepted events.
+func (t *tracker) lastIDs(n int) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.ids[max(0, len(t.ids)-n):])
 }
 
 func newTracker(name string, fanout int) *tracker {

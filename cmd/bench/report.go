@@ -132,7 +132,8 @@ type phaseResult struct {
 	LastError  string `json:"lastError,omitempty"`
 	Deliveries int    `json:"deliveries"`
 	Duplicates int    `json:"duplicateDeliveries"`
-	// DurationS runs from the first send to the last arrival.
+	// DurationS runs from the first send to the last arrival or, when the
+	// events have workflows, to the last workflow's close if that is later.
 	DurationS        float64     `json:"durationSeconds"`
 	IngestPerSec     float64     `json:"ingestPerSecond"`
 	Ingest           percentiles `json:"ingestLatencyMs"`
@@ -227,12 +228,28 @@ func (t *tracker) result(kind string) *phaseResult {
 	if d := t.lastAnswer.Sub(t.firstSent).Seconds(); d > 0 {
 		p.IngestPerSec = float64(t.accepted) / d
 	}
-	if d := t.lastArrival.Sub(t.firstSent).Seconds(); d > 0 {
+	p.setEnd(t, t.lastArrival)
+	return p
+}
+
+// endAt makes the phase's rates run from its first send to end, or to its
+// last arrival if that is later.
+func (p *phaseResult) endAt(t *tracker, end time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p.setEnd(t, end)
+}
+
+// setEnd is endAt with t.mu held.
+func (p *phaseResult) setEnd(t *tracker, end time.Time) {
+	if t.lastArrival.After(end) {
+		end = t.lastArrival
+	}
+	if d := end.Sub(t.firstSent).Seconds(); d > 0 {
 		p.DurationS = d
 		p.EventsPerSec = float64(t.complete) / d
 		p.DeliveriesPerSec = float64(t.deliveries) / d
 	}
-	return p
 }
 
 func percentilesOf(ds []time.Duration) percentiles {
