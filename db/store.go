@@ -128,8 +128,8 @@ func NewStore(db *sqlx.DB, c *Cipher) *Store {
 }
 
 // prepared returns query as a prepared statement, made on first use. The
-// statements every event runs (its client's lookup, resolution, the log's
-// writes, the webhook and its secrets) go through it: database/sql prepares one
+// statements of the delivery path (an event's client lookup, resolution,
+// the log's writes, an attempt's read of its webhook) go through it: database/sql prepares one
 // once per connection (again after a reconnect), and PostgreSQL then
 // neither parses it again nor, after a few runs, plans it again: about a
 // third less PostgreSQL CPU per event (docs/performance.md). Each finds
