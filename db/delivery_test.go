@@ -184,7 +184,7 @@ func TestPreparedStatementsFirstUseConcurrently(t *testing.T) {
 		go func() {
 			_, err := store.CreateDeliveries(ctx, event, fmt.Sprintf("wf-%d", i), []webhooks.Delivery{{WebhookKey: hook.Key, WebhookID: hook.ID}})
 			if err == nil {
-				_, err = store.FindWebhookByKey(ctx, hook.Key)
+				_, err = findByKey(ctx, store, hook.Key)
 			}
 			if err == nil {
 				_, err = store.SigningSecrets(ctx, hook.Key)

@@ -66,7 +66,7 @@ func TestPasswordsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPasswords(t, got, "pw")
-	if got, err = s.FindWebhookByKey(ctx, w.Key); err != nil {
+	if got, err = findByKey(ctx, s, w.Key); err != nil {
 		t.Fatal(err)
 	}
 	checkPasswords(t, got, "pw")
@@ -152,7 +152,7 @@ func TestPasswordCopiedToAnotherRowDoesNotOpen(t *testing.T) {
 				t.Fatalf("copy changed %d rows, want 1", n)
 			}
 			victim := tt.victim(a.Key, b.Key)
-			got, err := s.FindWebhookByKey(ctx, victim)
+			got, err := findByKey(ctx, s, victim)
 			if !errors.Is(err, webhooks.ErrUndecryptable) {
 				t.Fatalf("got %v (passwords %s), want ErrUndecryptable", err, show(got))
 			}
@@ -165,7 +165,7 @@ func TestPasswordCopiedToAnotherRowDoesNotOpen(t *testing.T) {
 			if victim == a.Key {
 				other, prefix = b, "pb"
 			}
-			got, err = s.FindWebhookByKey(ctx, other.Key)
+			got, err = findByKey(ctx, s, other.Key)
 			if err != nil {
 				t.Fatalf("the webhook copied from: %v", err)
 			}
@@ -269,7 +269,7 @@ func TestLegacyPasswords(t *testing.T) {
 		if _, err := conn.ExecContext(ctx, `UPDATE webhooks SET auth_password_enc = (SELECT auth_password_enc FROM webhooks WHERE key = $1) WHERE key = $2`, w.Key, other.Key); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.FindWebhookByKey(ctx, other.Key); !errors.Is(err, webhooks.ErrUndecryptable) {
+		if _, err := findByKey(ctx, s, other.Key); !errors.Is(err, webhooks.ErrUndecryptable) {
 			t.Errorf("copied after re-sealing: got %v, want ErrUndecryptable", err)
 		}
 	})
@@ -331,7 +331,7 @@ func TestRenameKeepsPasswordsReadable(t *testing.T) {
 	}
 	for _, find := range []func() (webhooks.Webhook, error){
 		func() (webhooks.Webhook, error) { return s.FindWebhook(ctx, "a", "after") },
-		func() (webhooks.Webhook, error) { return s.FindWebhookByKey(ctx, w.Key) },
+		func() (webhooks.Webhook, error) { return findByKey(ctx, s, w.Key) },
 	} {
 		got, err := find()
 		if err != nil {

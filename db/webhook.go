@@ -373,17 +373,6 @@ func (s *Store) FindAttemptWebhook(ctx context.Context, key int64) (webhooks.Att
 	return list[0], nil
 }
 
-// FindWebhookByKey returns the webhook whose internal key is key, whatever
-// its id now is; ErrNotFound once it is deleted, an error wrapping
-// ErrUndecryptable when its passwords do not open.
-func (s *Store) FindWebhookByKey(ctx context.Context, key int64) (webhooks.Webhook, error) {
-	w, err := s.FindAttemptWebhook(ctx, key)
-	if err == nil && w.Err != nil {
-		err = fmt.Errorf("find webhook key %d: %w", key, w.Err)
-	}
-	return w.Webhook, err
-}
-
 // attemptWebhooks groups rows, ordered by webhook then override position,
 // into webhooks as attempts read them, opening every credential.
 func (s *Store) attemptWebhooks(ctx context.Context, rows []attemptWebhookRow) ([]webhooks.AttemptWebhook, error) {

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -264,7 +265,7 @@ func TestWebhookCRUD(t *testing.T) {
 		if _, err := s.FindWebhook(ctx, "a", "hook-b"); !errors.Is(err, webhooks.ErrNotFound) {
 			t.Errorf("find: got %v, want ErrNotFound", err)
 		}
-		if _, err := s.FindWebhookByKey(ctx, hookB.Key); !errors.Is(err, webhooks.ErrNotFound) {
+		if _, err := findByKey(ctx, s, hookB.Key); !errors.Is(err, webhooks.ErrNotFound) {
 			t.Errorf("find by key: got %v, want ErrNotFound", err)
 		}
 		if err := s.DeleteWebhook(ctx, "a", "hook-b"); !errors.Is(err, webhooks.ErrNotFound) {
@@ -273,7 +274,7 @@ func TestWebhookCRUD(t *testing.T) {
 	})
 }
 
-func TestFindWebhookByKeyAfterRename(t *testing.T) {
+func TestFindAttemptWebhookAfterRename(t *testing.T) {
 	s := dbtest.NewStore(t)
 	ctx := t.Context()
 	addClients(t, s, "a")
@@ -283,14 +284,14 @@ func TestFindWebhookByKeyAfterRename(t *testing.T) {
 	if err := s.UpdateWebhook(ctx, "a", "before", renamed); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.FindWebhookByKey(ctx, key)
+	got, err := findByKey(ctx, s, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.ID != "after" || got.Key != key || got.ClientID != "a" {
 		t.Errorf("got %s/%s key %d, want a/after key %d", got.ClientID, got.ID, got.Key, key)
 	}
-	if _, err := s.FindWebhookByKey(ctx, key+1000); !errors.Is(err, webhooks.ErrNotFound) {
+	if _, err := findByKey(ctx, s, key+1000); !errors.Is(err, webhooks.ErrNotFound) {
 		t.Errorf("unknown key: got %v, want ErrNotFound", err)
 	}
 }
@@ -398,6 +399,16 @@ func TestListWebhooksForEvent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// findByKey reads webhook key as an attempt does, with an error opening its
+// passwords as the error.
+func findByKey(ctx context.Context, s *db.Store, key int64) (webhooks.Webhook, error) {
+	w, err := s.FindAttemptWebhook(ctx, key)
+	if err == nil {
+		err = w.Err
+	}
+	return w.Webhook, err
 }
 
 // hooksOf returns the webhooks of an attempt read.
