@@ -43,6 +43,13 @@ type fakeStore struct {
 	webhooks []webhooks.Webhook
 	err      error // returned by every call when set
 	finds    int   // calls of FindAttemptWebhook
+	// passwordErr and signingErr are what opening every webhook's
+	// credentials gives (webhooks.AttemptWebhook's Err and SigningErr).
+	passwordErr, signingErr error
+}
+
+func (s *fakeStore) read(w webhooks.Webhook) webhooks.AttemptWebhook {
+	return webhooks.AttemptWebhook{Webhook: w, Err: s.passwordErr, SigningErr: s.signingErr}
 }
 
 func (s *fakeStore) ListWebhooksForEvent(_ context.Context, clientID string, name webhooks.EventName) ([]webhooks.AttemptWebhook, error) {
@@ -54,7 +61,7 @@ func (s *fakeStore) ListWebhooksForEvent(_ context.Context, clientID string, nam
 	var list []webhooks.AttemptWebhook
 	for _, w := range s.webhooks {
 		if w.ClientID == clientID && w.Listens(name) {
-			list = append(list, webhooks.AttemptWebhook{Webhook: w})
+			list = append(list, s.read(w))
 		}
 	}
 	slices.SortFunc(list, func(a, b webhooks.AttemptWebhook) int { return strings.Compare(a.Webhook.ID, b.Webhook.ID) })
@@ -70,7 +77,7 @@ func (s *fakeStore) FindAttemptWebhook(_ context.Context, key int64) (webhooks.A
 	}
 	for _, w := range s.webhooks {
 		if w.Key == key {
-			return webhooks.AttemptWebhook{Webhook: w}, nil
+			return s.read(w), nil
 		}
 	}
 	return webhooks.AttemptWebhook{}, fmt.Errorf("webhook key %d: %w", key, webhooks.ErrNotFound)

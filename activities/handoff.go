@@ -41,18 +41,9 @@ type handoffEntry struct {
 func (h *handoff) put(runID string, list []webhooks.AttemptWebhook, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.sweep(now)
 	if h.entries == nil {
 		h.entries = map[handoffKey]handoffEntry{}
-	}
-	// Entries nobody took (their task failed, their attempt started late)
-	// go at most one TTL after they expire.
-	if now.Sub(h.lastSweep) > handoffTTL {
-		for k, e := range h.entries {
-			if now.Sub(e.readAt) > handoffTTL {
-				delete(h.entries, k)
-			}
-		}
-		h.lastSweep = now
 	}
 	for _, w := range list {
 		h.entries[handoffKey{runID, w.Webhook.Key}] = handoffEntry{webhook: w, readAt: now}
@@ -76,9 +67,18 @@ func (h *handoff) take(runID string, webhookKey int64, now time.Time) (webhooks.
 	return e.webhook, true
 }
 
-// size is how many entries are kept (tests).
-func (h *handoff) size() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.entries)
+// sweep drops, at most once per handoffTTL, the entries nobody took (their
+// task failed, their attempt started late): while events are resolved, no
+// opened credential stays in memory much longer than handoffTTL. h.mu is
+// held.
+func (h *handoff) sweep(now time.Time) {
+	if now.Sub(h.lastSweep) <= handoffTTL {
+		return
+	}
+	for k, e := range h.entries {
+		if now.Sub(e.readAt) > handoffTTL {
+			delete(h.entries, k)
+		}
+	}
+	h.lastSweep = now
 }

@@ -84,3 +84,10 @@ func TestFirstAttemptUsesResolutionsRead(t *testing.T) {
 		}
 	}
 }
+
+// size is how many entries h keeps.
+func (h *handoff) size() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.entries)
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,6 +115,61 @@ func TestPoisonedWebhookFailsOnlyItsOwnAttempts(t *testing.T) {
 	}
 	if log.state != webhooks.DeliveryFailed || log.attempt.Error != errUndecryptable {
 		t.Errorf("log: got %s with %q, want the last attempt failed with the reason", log.state, log.attempt.Error)
+	}
+}
+
+// A credential that does not open fails the attempt only once the webhook
+// is known to take the event: an inactive webhook is cancelled whatever its
+// secrets. The same holds whether the attempt read the webhook itself or
+// took resolution's read (the event's first attempt).
+func TestUndecryptableCredentialsAfterResolution(t *testing.T) {
+	undecryptable := fmt.Errorf("%w: wrong key", webhooks.ErrUndecryptable)
+	var requests atomic.Int32
+	rcv := newReceiver(t, func(http.ResponseWriter, *http.Request) { requests.Add(1) })
+	active := testWebhook(1, "hook", rcv.URL)
+	inactive := active
+	inactive.Active = false
+	tests := []struct {
+		name                    string
+		hook                    webhooks.Webhook
+		passwordErr, signingErr error
+		want                    Outcome
+	}{
+		{"password", active, undecryptable, nil, OutcomeRetry},
+		{"signing secret", active, nil, undecryptable, OutcomeRetry},
+		{"signing secret of an inactive webhook", inactive, nil, undecryptable, OutcomeCancelled},
+	}
+	for _, tt := range tests {
+		for _, resolved := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, resolution's read %v", tt.name, resolved), func(t *testing.T) {
+				store := &fakeStore{webhooks: []webhooks.Webhook{tt.hook}, passwordErr: tt.passwordErr, signingErr: tt.signingErr}
+				a := newActivities(store, HTTPOptions{AllowedNetworks: loopback})
+				var suite testsuite.WorkflowTestSuite
+				env := suite.NewTestActivityEnvironment()
+				env.RegisterActivity(a)
+				if resolved {
+					// What resolution's read would hand to attempt 1.
+					a.resolved.put("default-test-run-id", []webhooks.AttemptWebhook{store.read(tt.hook)}, time.Now())
+				}
+				val, err := env.ExecuteActivity(a.DeliverAttempt, attemptInput(t, 1, testEvent(), ""))
+				var res DeliverAttemptResult
+				if err == nil {
+					err = val.Get(&res)
+				}
+				if err != nil {
+					t.Fatalf("got activity error %v, want a result", err)
+				}
+				if res.Outcome != tt.want || (tt.want == OutcomeRetry && res.Error != errUndecryptable) {
+					t.Errorf("got %s %q, want %s", res.Outcome, res.Error, tt.want)
+				}
+				if wantReads := map[bool]int{false: 1, true: 0}[resolved]; store.finds != wantReads {
+					t.Errorf("%d reads of the webhook, want %d", store.finds, wantReads)
+				}
+			})
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the receiver, want none", n)
 	}
 }
 

@@ -129,10 +129,11 @@ func NewStore(db *sqlx.DB, c *Cipher) *Store {
 
 // prepared returns query as a prepared statement, made on first use. The
 // statements of the delivery path (an event's client lookup, resolution,
-// the log's writes, an attempt's read of its webhook) go through it: database/sql prepares one
-// once per connection (again after a reconnect), and PostgreSQL then
-// neither parses it again nor, after a few runs, plans it again: about a
-// third less PostgreSQL CPU per event (docs/performance.md). Each finds
+// the log's writes, an attempt's read of its webhook) go through it:
+// database/sql prepares one once per connection (again after a
+// reconnect), and PostgreSQL then neither parses it again nor, after a few
+// runs, plans it again: about a third less PostgreSQL CPU per event
+// (docs/performance.md). Each finds
 // its rows by a key, so a generic plan is as good as a custom one; the
 // log's list reads are not prepared (docs/delivery-log.md).
 func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {

@@ -32,6 +32,8 @@ const (
 	// closeWaitSample is how many of a phase's last events have their
 	// workflows waited for before its CPU is read.
 	closeWaitSample = 8
+	// closeReaders is how many workflows' close times are read at once.
+	closeReaders = 8
 )
 
 // sendFunc sends one event (ingests it, starts a workflow, posts it).
@@ -385,24 +387,11 @@ func eventJSON(id string) []byte {
 	return data
 }
 
-// historySize waits for each workflow to close and returns the mean number
-// of events in their histories.
+// historySize returns the mean number of events in the histories of ids,
+// closed workflows (a phase ends when its workflows have closed).
 func (e *env) historySize(ctx context.Context, ids []string) (float64, error) {
 	total := 0
 	for _, id := range ids {
-		// Every delivery has arrived by now, so the workflow closes within
-		// a task or two. The wait is bounded so that a workflow that does not
-		// close is reported, with its status, instead of hanging the run.
-		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
-		cancel()
-		if err != nil {
-			status := "unknown"
-			if d, derr := e.temporal.DescribeWorkflowExecution(ctx, id, ""); derr == nil {
-				status = d.GetWorkflowExecutionInfo().GetStatus().String()
-			}
-			return 0, fmt.Errorf("workflow %s (status %s) did not close 30s after its deliveries arrived: %w", id, status, err)
-		}
 		it := e.temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			if _, err := it.Next(); err != nil {
@@ -449,7 +438,7 @@ func (e *env) lastClose(ctx context.Context, eventIDs []string, workflowOf func(
 		wg       sync.WaitGroup
 	)
 	ids := make(chan string)
-	for range closeWaitSample {
+	for range closeReaders {
 		wg.Go(func() {
 			for id := range ids {
 				closedAt, err := e.closeTime(ctx, workflowOf(id))
@@ -483,11 +472,13 @@ func (e *env) closeTime(ctx context.Context, id string) (time.Time, error) {
 		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return info.GetCloseTime().AsTime(), nil
 		}
+		// Bounded, so that a workflow that does not close is reported
+		// instead of hanging the run.
 		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err = e.temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil)
 		cancel()
 		if err != nil {
-			return time.Time{}, fmt.Errorf("workflow %s did not close 30s after its deliveries arrived: %w", id, err)
+			return time.Time{}, fmt.Errorf("workflow %s (status %s) did not close 30s after its deliveries arrived: %w", id, info.GetStatus(), err)
 		}
 	}
 	return time.Time{}, fmt.Errorf("workflow %s: still running after it closed", id)
