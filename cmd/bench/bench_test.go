@@ -53,8 +53,22 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("no phase %q in the report", name)
 		}
 	}
-	if len(r.Headline) != 5 {
-		t.Errorf("got %d headline rows, want 5 (3 closed loops, 2 Temporal floors)", len(r.Headline))
+	// Smoke runs two rounds of closed f1 and the floors.
+	if len(r.Headline) != 3*s.Rounds+2 {
+		t.Errorf("got %d headline rows, want %d (closed f1 and 2 Temporal floors per round, closed f10 and f100)", len(r.Headline), 3*s.Rounds+2)
+	}
+	for _, kind := range []string{"closed", "temporal floor", "eager floor"} {
+		if r.roundOf(kind, s.Rounds) == nil || r.roundOf(kind, s.Rounds).Round != s.Rounds {
+			t.Errorf("no %s phase of round %d in the report", kind, s.Rounds)
+		}
+	}
+	// Each round's closed loop is compared with its own round's floor.
+	last := r.roundOf("closed", s.Rounds)
+	if floor := r.roundOf("temporal floor", s.Rounds); last.VsTemporalFloor != last.EventsPerSec/floor.EventsPerSec {
+		t.Errorf("%s: %.3f × the Temporal floor, want %.1f ÷ %.1f (its own round's floor)", last.Name, last.VsTemporalFloor, last.EventsPerSec, floor.EventsPerSec)
+	}
+	if len(r.Goals) == 0 || r.Goals[0].Met == nil {
+		t.Errorf("goals %+v, want the ratio to the floor judged first", r.Goals)
 	}
 	for _, h := range r.Headline {
 		if h.CPU.Temporal <= 0 || h.CPU.Total < h.CPU.Temporal {
@@ -88,4 +102,20 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		xs   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{1.4}, 1.4},
+		{[]float64{1.7, 1.2, 1.5}, 1.5},
+		{[]float64{2, 1, 4, 3}, 2.5},
+	} {
+		if got := median(tt.xs); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.xs, got, tt.want)
+		}
+	}
 }

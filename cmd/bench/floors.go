@@ -39,7 +39,7 @@ func (e *env) floorWorker(s settings, queue string) sdkworker.Worker {
 // go: a workflow that runs one no-op activity, started by as many producers
 // as the closed loop has. The activity stamps its arrival as a receiver
 // does, so the figures compare one to one.
-func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
+func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, name string, n int) (*phaseResult, error) {
 	w := e.floorWorker(s, floorQueue)
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})
 	w.RegisterActivityWithOptions(func(ctx context.Context) error {
@@ -59,7 +59,7 @@ func (e *env) temporalFloor(ctx context.Context, s settings, out io.Writer, n in
 	// The no-op activity stamps its arrival when it starts; the phase also
 	// waits for every floor workflow to close (its second workflow task), as
 	// for the service's events, so the worker stops with none left open.
-	p, err := e.closed(ctx, out, "temporal floor", 1, n, s, start, sameID)
+	p, err := e.closed(ctx, out, name, 1, n, s, start, sameID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func sameID(eventID string) string { return eventID }
 // the starter's process, so that its only workflow task comes back in the
 // answer to the start instead of through matching. The workflow stamps its
 // arrival when its task runs.
-func (e *env) eagerFloor(ctx context.Context, s settings, out io.Writer, n int) (*phaseResult, error) {
+func (e *env) eagerFloor(ctx context.Context, s settings, out io.Writer, name string, n int) (*phaseResult, error) {
 	w := e.floorWorker(s, eagerFloorQueue)
 	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
 		// A side effect in workflow code, harmless here: the stamp is
@@ -94,7 +94,7 @@ func (e *env) eagerFloor(ctx context.Context, s settings, out io.Writer, n int) 
 		_, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: eagerFloorQueue, EnableEagerStart: true}, "BenchEagerFloor")
 		return err
 	}
-	p, err := e.closed(ctx, out, "eager floor", 1, n, s, start, sameID)
+	p, err := e.closed(ctx, out, name, 1, n, s, start, sameID)
 	if err != nil {
 		return nil, err
 	}

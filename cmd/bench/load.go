@@ -45,29 +45,39 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	if _, err := e.closed(ctx, out, "warm-up", 1, warmupEvents, s, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1])); err != nil {
 		return err
 	}
-	f1, err := e.closed(ctx, out, "closed f1", 1, s.Events, s, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
-	if err != nil {
-		return err
-	}
-	r.add(f1)
 	// The floors run right after the closed loop they are compared with,
-	// on the same Temporal server, count and concurrency.
-	floor, err := e.temporalFloor(ctx, s, out, f1.Events)
+	// on the same Temporal server, count and concurrency; the rounds
+	// interleave, so that a drift of the machine's speed during the run
+	// reaches the loop and its floors alike.
+	var f1Rates []float64
+	for round := 1; round <= s.Rounds; round++ {
+		f1, err := e.closed(ctx, out, roundName("closed f1", round), 1, s.Events, s, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
+		if err != nil {
+			return err
+		}
+		f1.Round = round
+		r.add(f1)
+		f1Rates = append(f1Rates, f1.EventsPerSec)
+		floor, err := e.temporalFloor(ctx, s, out, roundName("temporal floor", round), f1.Events)
+		if err != nil {
+			return err
+		}
+		floor.Round = round
+		r.add(floor)
+		if floor, err = e.eagerFloor(ctx, s, out, roundName("eager floor", round), f1.Events); err != nil {
+			return err
+		}
+		floor.Round = round
+		r.add(floor)
+	}
+	floor, err := e.httpFloor(ctx, s, out, r.phase("closed f1").Events)
 	if err != nil {
-		return err
-	}
-	r.add(floor)
-	if floor, err = e.eagerFloor(ctx, s, out, f1.Events); err != nil {
-		return err
-	}
-	r.add(floor)
-	if floor, err = e.httpFloor(ctx, s, out, f1.Events); err != nil {
 		return err
 	}
 	r.add(floor)
 	rate := s.Rate
 	if rate <= 0 {
-		rate = f1.EventsPerSec / 2
+		rate = median(f1Rates) / 2
 	}
 	open, err := e.open(ctx, out, "open f1", 1, rate, s.OpenDuration, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 	if err != nil {
@@ -123,6 +133,15 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 		p.HistoryEventsPerDelivery = p.HistoryEventsPerEvent / float64(p.Fanout)
 	}
 	return nil
+}
+
+// roundName names round n of a repeated phase: the first keeps the plain
+// name, which the other phases and the goals refer to.
+func roundName(name string, n int) string {
+	if n == 1 {
+		return name
+	}
+	return fmt.Sprintf("%s, round %d", name, n)
 }
 
 // closed runs n events through send from s.Concurrency producers, each

@@ -30,9 +30,12 @@ import (
 // settings are the flags of one run; they are written into the report so
 // that two runs can be compared.
 type settings struct {
-	Smoke        bool          `json:"smoke"`
-	Events       int           `json:"events"`
-	Concurrency  int           `json:"concurrency"`
+	Smoke       bool `json:"smoke"`
+	Events      int  `json:"events"`
+	Concurrency int  `json:"concurrency"`
+	// Rounds is how many times closed f1 and the two Temporal floors run,
+	// interleaved; the ratio goal is judged on the median round.
+	Rounds       int           `json:"rounds"`
 	Rate         float64       `json:"rate"`
 	ClosedTime   time.Duration `json:"closedTime"`
 	OpenDuration time.Duration `json:"openDuration"`
@@ -82,6 +85,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Events, "events", 1000, "events per closed-loop phase at fan-out 1; fan-out 10 and 100 send events/10 and events/100, so every level makes the same number of deliveries")
 	fs.DurationVar(&s.ClosedTime, "closed-time", 15*time.Second, "a closed loop stops sending after this long even if -events are not all sent (bounds the run on a slow machine)")
 	fs.IntVar(&s.Concurrency, "concurrency", 8, "concurrent producers (closed loop and floors)")
+	fs.IntVar(&s.Rounds, "rounds", 3, "rounds of closed f1 and the two Temporal floors, interleaved; the ratio to the floor is judged on the median round (one run of a 2-core virtual machine varies by a tenth or more)")
 	fs.Float64Var(&s.Rate, "rate", 0, "open-loop arrival rate at fan-out 1, events/s; 0 = half the closed-loop sustained rate just measured")
 	fs.DurationVar(&s.OpenDuration, "open-duration", 10*time.Second, "length of each open-loop schedule")
 	fs.StringVar(&rates, "rates", "20,50,100,200", "fixed open-loop rates at fan-out 1, events/s, comma-separated; the list stops at the first rate that does not keep up; empty skips")
@@ -110,11 +114,16 @@ func parseFlags(args []string) (settings, error) {
 	if s.Smoke {
 		s.Events, s.ClosedTime, s.OpenDuration = 200, 5*time.Second, 3*time.Second
 		s.RateDuration, s.NoisyDuration = 2*time.Second, 3*time.Second
+		s.Rounds = 2 // exercises the pairing of rounds at little cost
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["rates"] {
 			s.Rates = []float64{20, 50}
 		}
+	}
+	if s.Rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds must be at least 1")
+		return s, flag.ErrHelp
 	}
 	if s.Target != "" && s.Temporal == "" {
 		fmt.Fprintln(os.Stderr, "bench: -target needs -temporal")

@@ -124,8 +124,11 @@ type noisyResult struct {
 // phaseResult holds the figures of one phase; docs/performance.md defines
 // each.
 type phaseResult struct {
-	Name       string `json:"name"`
-	Kind       string `json:"kind"` // closed, open, rate, noisy, temporal floor, eager floor, http floor
+	Name string `json:"name"`
+	Kind string `json:"kind"` // closed, open, rate, noisy, temporal floor, eager floor, http floor
+	// Round numbers the repeats of closed f1 and the Temporal floors
+	// (-rounds), from 1; 0 for a phase that runs once.
+	Round      int    `json:"round,omitempty"`
 	Fanout     int    `json:"fanout"`
 	Events     int    `json:"events"`
 	Failed     int    `json:"failedIngests"`
@@ -289,16 +292,18 @@ func (r *report) finish(e *env, d time.Duration) {
 	if r.Noisy != nil {
 		r.Noisy.FirstAttemptSlots = r.Noisy.BlackholedRate * r.Settings.DeliveryTimeout.Seconds()
 	}
-	temporalFloor, eagerFloor, httpFloor := r.phase("temporal floor"), r.phase("eager floor"), r.phase("http floor")
+	// Each closed loop is compared with the floors of its own round; the
+	// fan-out 10 and 100 loops, which run once, with the first round's.
+	httpFloor := r.phase("http floor")
 	for _, p := range r.Phases {
 		if p.Kind != "closed" {
 			continue
 		}
-		if temporalFloor != nil && temporalFloor.EventsPerSec > 0 {
-			p.VsTemporalFloor = p.EventsPerSec / temporalFloor.EventsPerSec
+		if f := r.roundOf("temporal floor", p.Round); f != nil && f.EventsPerSec > 0 {
+			p.VsTemporalFloor = p.EventsPerSec / f.EventsPerSec
 		}
-		if eagerFloor != nil && eagerFloor.EventsPerSec > 0 {
-			p.VsEagerFloor = p.EventsPerSec / eagerFloor.EventsPerSec
+		if f := r.roundOf("eager floor", p.Round); f != nil && f.EventsPerSec > 0 {
+			p.VsEagerFloor = p.EventsPerSec / f.EventsPerSec
 		}
 		if httpFloor != nil && httpFloor.DeliveriesPerSec > 0 {
 			p.VsHTTPFloor = p.DeliveriesPerSec / httpFloor.DeliveriesPerSec
@@ -312,31 +317,108 @@ func (r *report) finish(e *env, d time.Duration) {
 			})
 		}
 	}
+	r.Goals = r.goals()
+}
 
-	closed1, open1, open100 := r.phase("closed f1"), r.phase("open f1"), r.phase("open f100")
-	rateNote := "half the sustained rate"
-	if r.Settings.Rate > 0 {
-		rateNote = "-rate"
+// The goals of issue 10 (docs/performance.md, "The goals"); they replaced
+// the looser ones the bench first reported (0.8 × the floor, p99 250 ms at
+// half the sustained rate, all 100 receivers within 1 s).
+const (
+	goalVsTemporalFloor = 1.5
+	goalCPUMs           = 11
+	goalHistoryEvents   = 8
+	goalOpenP99Ms       = 50
+	goalFanout100P99Ms  = 500
+)
+
+func (r *report) goals() []goal {
+	var ratios, cpu []float64
+	for _, p := range r.phasesOf("closed") {
+		if p.Fanout == 1 {
+			ratios = append(ratios, p.VsTemporalFloor)
+			cpu = append(cpu, p.CPU.Total)
+		}
 	}
-	r.Goals = []goal{
-		r.goal("fan-out 1: sustained end-to-end ≥ 0.8 × Temporal floor",
-			temporalFloor != nil, closed1.VsTemporalFloor >= 0.8,
-			fmt.Sprintf("%.2f × (%.0f vs %.0f events/s)", closed1.VsTemporalFloor, closed1.EventsPerSec, floorRate(temporalFloor))),
-		r.goal("fan-out 1: ingest-to-receiver p99 < 250 ms at "+rateNote,
-			true, open1.Latency.P99 < 250,
-			fmt.Sprintf("%s ms at %.0f events/s", fmtMs(open1.Latency.P99), open1.Open.AchievedRate)),
-		r.goal("fan-out 100: all 100 receivers within 1 s, p99 (open loop)",
-			true, open100.Completion.P99 < 1000,
+	closed1, open100 := r.phase("closed f1"), r.phase("open f100")
+	goals := []goal{
+		r.goal(fmt.Sprintf("fan-out 1: sustained end-to-end ≥ %.1f × Temporal floor (closed loop ÷ the floor of its round, median of %d rounds)", goalVsTemporalFloor, len(ratios)),
+			r.phase("temporal floor") != nil, median(ratios) >= goalVsTemporalFloor,
+			fmt.Sprintf("%.2f × (rounds: %s)", median(ratios), joinFloats(ratios, "%.2f"))),
+		r.goal(fmt.Sprintf("fan-out 1: CPU per event ≤ %d ms, the Temporal server and the service's and bench's processes (median of the rounds)", goalCPUMs),
+			closed1.CPU.Temporal > 0, median(cpu) <= goalCPUMs,
+			fmt.Sprintf("%.1f ms (rounds: %s); %.1f ms with PostgreSQL in round 1", median(cpu), joinFloats(cpu, "%.1f"), closed1.CPU.TotalWithPostgres)),
+		r.goal(fmt.Sprintf("fan-out 1: history events per first-try event ≤ %d", goalHistoryEvents),
+			closed1.HistoryEventsPerEvent > 0, closed1.HistoryEventsPerEvent <= goalHistoryEvents,
+			fmt.Sprintf("%.1f", closed1.HistoryEventsPerEvent)),
+		r.openLoopGoal(),
+		r.goal(fmt.Sprintf("fan-out 100: all 100 receivers within %d ms, p99, at half the sustained rate", goalFanout100P99Ms),
+			true, open100.Completion.P99 < goalFanout100P99Ms,
 			fmt.Sprintf("%s ms at %.1f events/s", fmtMs(open100.Completion.P99), open100.Open.AchievedRate)),
 		r.goal("worker peak resident memory < 150 MiB",
 			r.Memory.WorkerPeak > 0, r.Memory.WorkerPeak < 150<<20,
 			mib(r.Memory.WorkerPeak)),
 	}
 	if n := r.Noisy; n != nil {
-		r.Goals = append(r.Goals, r.goal("noisy neighbour: healthy p99 with half the events black-holed ≤ 1.5 × without",
+		goals = append(goals, r.goal("noisy neighbour: healthy p99 with half the events black-holed ≤ 1.5 × without",
 			true, n.Ratio <= 1.5,
 			fmt.Sprintf("%.2f × (%s vs %s ms at %.0f healthy events/s)", n.Ratio, fmtMs(n.NoisyP99), fmtMs(n.BaselineP99), n.HealthyRate)))
 	}
+	return goals
+}
+
+// openLoopGoal judges every fan-out-1 open loop (half the sustained rate and
+// the fixed rates): each one kept up must have its p99 under the goal. A run
+// that kept up with none fails it.
+func (r *report) openLoopGoal() goal {
+	var parts []string
+	keptUp, met := 0, true
+	for _, p := range r.Phases {
+		if p.Fanout != 1 || (p.Kind != "open" && p.Kind != "rate") || p.Open == nil {
+			continue
+		}
+		if !p.Open.KeptUp {
+			parts = append(parts, fmt.Sprintf("%.0f/s not kept up", p.Open.TargetRate))
+			continue
+		}
+		keptUp++
+		met = met && p.Latency.P99 < goalOpenP99Ms
+		parts = append(parts, fmt.Sprintf("%.0f/s %s ms", p.Open.AchievedRate, fmtMs(p.Latency.P99)))
+	}
+	return r.goal(fmt.Sprintf("fan-out 1: ingest-to-receiver p99 < %d ms at every open-loop rate kept up", goalOpenP99Ms),
+		true, keptUp > 0 && met, strings.Join(parts, "; "))
+}
+
+// roundOf is the phase of kind from round n (the first for a phase that runs
+// once).
+func (r *report) roundOf(kind string, n int) *phaseResult {
+	n = max(n, 1)
+	for _, p := range r.phasesOf(kind) {
+		if max(p.Round, 1) == n {
+			return p
+		}
+	}
+	return nil
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even
+// count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func joinFloats(xs []float64, format string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // workerPollers is the WORKER_POLLERS the bench's worker gets: the caller's
