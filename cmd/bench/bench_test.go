@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,5 +118,66 @@ func TestMedian(t *testing.T) {
 		if got := median(tt.xs); got != tt.want {
 			t.Errorf("median(%v) = %v, want %v", tt.xs, got, tt.want)
 		}
+	}
+}
+
+// The goals judge the median round's ratio, and the p99 of every fan-out-1
+// open loop that kept up, ignoring those that did not and the other kinds.
+func TestGoals(t *testing.T) {
+	open := func(name, kind string, fanout int, keptUp bool, p99 float64) *phaseResult {
+		return &phaseResult{Name: name, Kind: kind, Fanout: fanout, Latency: percentiles{P99: p99},
+			Open: &openLoop{TargetRate: 100, AchievedRate: 100, KeptUp: keptUp}}
+	}
+	closed := func(name string, round int, ratio, cpu float64) *phaseResult {
+		return &phaseResult{Name: name, Kind: "closed", Fanout: 1, Round: round, VsTemporalFloor: ratio,
+			CPU: cpuUse{Temporal: cpu / 2, Total: cpu}, HistoryEventsPerEvent: 8}
+	}
+	run := func(rate100KeptUp bool, rate100P99 float64, ratios ...float64) *report {
+		r := &report{Memory: memoryReport{WorkerPeak: 30 << 20}}
+		for i, ratio := range ratios {
+			r.add(closed(roundName("closed f1", i+1), i+1, ratio, 7))
+		}
+		r.add(&phaseResult{Name: "temporal floor", Kind: "temporal floor", Round: 1})
+		r.add(open("open f1", "open", 1, true, 40))
+		r.add(open("open f10", "open", 10, true, 900))          // another fan-out: not this goal's
+		r.add(open("open f100", "open", 100, true, 90))         // its all-N p99 is the fan-out-100 goal's
+		r.add(open("noisy", "noisy", 1, true, 900))             // the noisy-neighbour goal's
+		r.add(open("open f1 at 200/s", "rate", 1, false, 5000)) // not kept up: not judged
+		r.add(open("open f1 at 100/s", "rate", 1, rate100KeptUp, rate100P99))
+		return r
+	}
+	met := func(r *report, prefix string) bool {
+		t.Helper()
+		for _, g := range r.goals() {
+			if strings.HasPrefix(g.Goal, prefix) {
+				if g.Met == nil {
+					t.Fatalf("%q: not measured", g.Goal)
+				}
+				return *g.Met
+			}
+		}
+		t.Fatalf("no goal %q", prefix)
+		return false
+	}
+	const ratioGoal, latencyGoal = "fan-out 1: sustained", "fan-out 1: ingest-to-receiver"
+	if !met(run(true, 45, 1.4, 1.6, 1.7), ratioGoal) {
+		t.Error("median round 1.6: ratio goal not met, want met")
+	}
+	if met(run(true, 45, 1.7, 1.4, 1.45), ratioGoal) {
+		t.Error("median round 1.45 (best round 1.7): ratio goal met, want not met")
+	}
+	if !met(run(true, 45, 1.6), latencyGoal) {
+		t.Error("every fan-out-1 loop kept up under 50 ms: latency goal not met")
+	}
+	if met(run(true, 60, 1.6), latencyGoal) {
+		t.Error("100/s kept up at 60 ms: latency goal met, want not met")
+	}
+	if !met(run(false, 60, 1.6), latencyGoal) {
+		t.Error("100/s not kept up: it was judged")
+	}
+	none := run(false, 60, 1.6)
+	none.phase("open f1").Open.KeptUp = false
+	if met(none, latencyGoal) {
+		t.Error("no open loop kept up: latency goal met, want not met")
 	}
 }

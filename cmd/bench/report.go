@@ -329,6 +329,8 @@ const (
 	goalHistoryEvents   = 8
 	goalOpenP99Ms       = 50
 	goalFanout100P99Ms  = 500
+	goalWorkerPeakRSS   = 150 << 20
+	goalNoisyRatio      = 1.5
 )
 
 func (r *report) goals() []goal {
@@ -354,13 +356,13 @@ func (r *report) goals() []goal {
 		r.goal(fmt.Sprintf("fan-out 100: all 100 receivers within %d ms, p99, at half the sustained rate", goalFanout100P99Ms),
 			true, open100.Completion.P99 < goalFanout100P99Ms,
 			fmt.Sprintf("%s ms at %.1f events/s", fmtMs(open100.Completion.P99), open100.Open.AchievedRate)),
-		r.goal("worker peak resident memory < 150 MiB",
-			r.Memory.WorkerPeak > 0, r.Memory.WorkerPeak < 150<<20,
+		r.goal("worker peak resident memory < "+mib(goalWorkerPeakRSS),
+			r.Memory.WorkerPeak > 0, r.Memory.WorkerPeak < goalWorkerPeakRSS,
 			mib(r.Memory.WorkerPeak)),
 	}
 	if n := r.Noisy; n != nil {
-		goals = append(goals, r.goal("noisy neighbour: healthy p99 with half the events black-holed ≤ 1.5 × without",
-			true, n.Ratio <= 1.5,
+		goals = append(goals, r.goal(fmt.Sprintf("noisy neighbour: healthy p99 with half the events black-holed ≤ %.1f × without", goalNoisyRatio),
+			true, n.Ratio <= goalNoisyRatio,
 			fmt.Sprintf("%.2f × (%s vs %s ms at %.0f healthy events/s)", n.Ratio, fmtMs(n.NoisyP99), fmtMs(n.BaselineP99), n.HealthyRate)))
 	}
 	return goals
@@ -435,13 +437,6 @@ func (r *report) goal(name string, measured, met bool, value string) goal {
 		return goal{Goal: name, Measured: "not measured (-target without -pids)"}
 	}
 	return goal{Goal: name, Measured: value, Met: &met}
-}
-
-func floorRate(p *phaseResult) float64 {
-	if p == nil {
-		return 0
-	}
-	return p.EventsPerSec
 }
 
 // writeJSON writes the report to path.
