@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/devserver"
 	"github.com/ocelot/webhooks/workflows"
 )
@@ -31,6 +32,7 @@ const (
 // serveTemporal is the child: the dev server (what `make run` runs) until
 // SIGTERM. It returns the exit code.
 func serveTemporal() int {
+	app.SetGCPercent(devserver.GCPercent)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if path := os.Getenv(temporalCPUProfileEnv); path != "" {

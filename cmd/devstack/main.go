@@ -17,10 +17,13 @@ import (
 
 	"github.com/ocelot/webhooks/internal/app"
 	"github.com/ocelot/webhooks/internal/config"
+	"github.com/ocelot/webhooks/internal/devserver"
 	"github.com/ocelot/webhooks/internal/stack"
 )
 
 func main() {
+	// The dev server is most of this process's heap.
+	app.SetGCPercent(devserver.GCPercent)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

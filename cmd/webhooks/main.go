@@ -19,7 +19,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -54,15 +53,8 @@ const usage = `usage:
 // (docs/performance.md).
 const defaultGCPercent = 200
 
-// setGCPercent applies defaultGCPercent unless the operator chose GOGC.
-func setGCPercent() {
-	if _, ok := os.LookupEnv("GOGC"); !ok {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-}
-
 func main() {
-	setGCPercent()
+	app.SetGCPercent(defaultGCPercent)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -178,24 +177,5 @@ func TestRetryRegistration(t *testing.T) {
 				t.Errorf("got %d calls, want a few retries and then an end", calls)
 			}
 		})
-	}
-}
-
-// The binary's GC target is defaultGCPercent unless GOGC is set: then the
-// runtime already applied it at start, and setGCPercent leaves it alone.
-func TestGCPercent(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100)) // restore the test binary's own
-	t.Setenv("GOGC", "300")                           // restored after the test, whatever happens below
-
-	debug.SetGCPercent(100)
-	setGCPercent()
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("GOGC set: GC percent %d after setGCPercent, want it left at 100", got)
-	}
-
-	os.Unsetenv("GOGC")
-	setGCPercent()
-	if got := debug.SetGCPercent(100); got != defaultGCPercent {
-		t.Errorf("GOGC unset: GC percent %d, want %d", got, defaultGCPercent)
 	}
 }

@@ -243,6 +243,7 @@ func TestDockerignore(t *testing.T) {
 		{".data/encryption.key", true},
 		{".data/payload.keys", true},
 		{".data/temporal.db", true},
+		{".data/temporal-visibility.db", true},
 		{"bin/devstack", true},
 		{"bench-results/report.json", true},
 		{".git/config", true},

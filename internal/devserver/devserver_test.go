@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -46,6 +47,9 @@ const (
 	// another process wrote, as `make run` does after a restart.
 	envPhase1DB = "DEVSERVER_TEST_PHASE1_DB"
 	envPhase1ID = "DEVSERVER_TEST_PHASE1_WORKFLOW_ID"
+	// envLegacyDB makes the test binary a child process that writes a
+	// database of the layout before visibilityInOwnDatabase.
+	envLegacyDB = "DEVSERVER_TEST_LEGACY_DB"
 )
 
 var (
@@ -65,6 +69,13 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv(envPhase1DB); db != "" {
 		if err := persistencePhase1(db, os.Getenv(envPhase1ID)); err != nil {
 			fmt.Fprintln(os.Stderr, "phase 1:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if db := os.Getenv(envLegacyDB); db != "" {
+		if err := writeLegacyDatabase(db); err != nil {
+			fmt.Fprintln(os.Stderr, "legacy database:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -187,6 +198,11 @@ func TestFilePersistence(t *testing.T) {
 	}
 
 	checkVisibilityIndexes(t, ctx, db, 1)
+	for _, file := range []string{db, visibilityFile(db)} {
+		if got := pageSize(t, ctx, file); got != databasePageSize {
+			t.Errorf("%s: page size %d, want %d", filepath.Base(file), got, databasePageSize)
+		}
+	}
 
 	// Phase 2: start on the existing file in this process; the workflow is
 	// still running and visibility still finds it by its attributes.
@@ -334,6 +350,124 @@ func persistencePhase1(db, id string) error {
 	}
 	fmt.Printf("phase 1: Stop took %v\n", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// TestVisibilityMovesToItsOwnDatabase starts a server on a database made
+// when the store kept the visibility records itself: the records move to
+// the visibility database, and the UI's searches still find the workflows
+// that closed before.
+func TestVisibilityMovesToItsOwnDatabase(t *testing.T) {
+	ctx := testContext(t, 5*time.Minute)
+	db := filepath.Join(t.TempDir(), "temporal.db")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envLegacyDB+"="+db)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("legacy database (child process): %v\n%s", err, out)
+	}
+	if _, err := os.Stat(visibilityFile(db)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the legacy layout made a visibility database (%v)", err)
+	}
+	// The workflow's and those of the server's own system workflows.
+	records := countVisibilityRecords(t, ctx, db)
+	if records < 1 {
+		t.Fatalf("the legacy store holds %d visibility records", records)
+	}
+
+	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("Start on the legacy database: %v", err)
+	}
+	stopAtCleanup(t, srv)
+	if n := countVisibilityRecords(t, ctx, db); n != 0 {
+		t.Errorf("the store still holds %d visibility records after the move", n)
+	}
+	if n := countVisibilityRecords(t, ctx, visibilityFile(db)); n < records {
+		t.Errorf("the visibility database holds %d records, want the %d moved", n, records)
+	}
+	c := dial(t, srv)
+	waitForWorkflows(t, ctx, c, "DevTestKeyword = 'before-the-move' AND ExecutionStatus = 'Completed'", []string{"legacy-1"})
+	checkVisibilityIndexes(t, ctx, db, 1)
+}
+
+// writeLegacyDatabase runs in the child process of
+// TestVisibilityMovesToItsOwnDatabase: one workflow, completed and listed,
+// in a single database.
+func writeLegacyDatabase(db string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	visibilityInOwnDatabase = false
+	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
+	if err != nil {
+		return fmt.Errorf("Start: %w", err)
+	}
+	defer func() { _ = srv.Stop() }()
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdkLogger()})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(greet)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    "legacy-1",
+		TaskQueue:             taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(keywordKey.ValueSet("before-the-move")),
+	}, greet, "legacy")
+	if err != nil {
+		return err
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		return err
+	}
+	// The close record is written by the visibility queue, after the
+	// workflow has closed.
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Completed'"})
+		if err == nil && len(resp.GetExecutions()) == 1 {
+			w.Stop()
+			c.Close()
+			return srv.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the close record never listed: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func pageSize(t *testing.T, ctx context.Context, file string) int {
+	t.Helper()
+	db, err := sql.Open(sqliteDriver, sqliteDSN(map[string]string{"mode": "ro"}, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// countVisibilityRecords counts the rows of the visibility table of a
+// database file.
+func countVisibilityRecords(t *testing.T, ctx context.Context, file string) int {
+	t.Helper()
+	db, err := sql.Open(sqliteDriver, sqliteDSN(map[string]string{"mode": "ro"}, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM executions_visibility`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestUI(t *testing.T) {
@@ -531,8 +665,9 @@ func rss() string {
 // (Keyword, 01) once the first is capitalised.
 var customIndexName = regexp.MustCompile(`^by_(bool|datetime|double|int|keyword)_(\d\d)$`)
 
-// checkVisibilityIndexes checks, on a database file the server made (and
-// may be running on), what tuneVisibilityIndexes did: the preallocated
+// checkVisibilityIndexes checks, on the visibility database of the store
+// file the server made (and may be running on), what tuneVisibilityIndexes
+// did: the preallocated
 // columns that wantMapped Keyword attributes map to, and only those, keep
 // their index, as the shipped schema defines it made partial; indexes on
 // NOT NULL columns stay whole; a search by a mapped column uses its index;
@@ -540,23 +675,24 @@ var customIndexName = regexp.MustCompile(`^by_(bool|datetime|double|int|keyword)
 // nothing.
 func checkVisibilityIndexes(t *testing.T, ctx context.Context, file string, wantMapped int) {
 	t.Helper()
-	dsn := sqliteDSN(map[string]string{"mode": "rw", "busy_timeout": "5000"}, file)
+	dsn := sqliteDSN(map[string]string{"mode": "rw", "busy_timeout": "5000"}, visibilityFile(file))
+	storeDSN := sqliteDSN(map[string]string{"mode": "ro"}, file)
 	db, err := sql.Open(sqliteDriver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	store, err := sql.Open(sqliteDriver, storeDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 	indexSQL := func() map[string]string {
 		return indexDefinitions(t, ctx, db)
 	}
 	shipped := shippedVisibilityIndexes(t, ctx)
 
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapped, err := mappedCustomColumns(ctx, tx)
-	_ = tx.Rollback()
+	mapped, err := mappedCustomColumns(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +783,7 @@ func checkVisibilityIndexes(t *testing.T, ctx context.Context, file string, want
 		}
 	}
 	tuned := make(chan error, 1)
-	go func() { tuned <- tuneVisibilityIndexes(ctx, dsn) }()
+	go func() { tuned <- tuneVisibilityIndexes(ctx, dsn, storeDSN) }()
 	time.Sleep(300 * time.Millisecond) // the pass has begun and waits on the writer
 	for _, stmt := range []string{`COMMIT`, `DROP TABLE devserver_test_writer`} {
 		if _, err := writer.ExecContext(ctx, stmt); err != nil {
@@ -657,7 +793,7 @@ func checkVisibilityIndexes(t *testing.T, ctx context.Context, file string, want
 	if err := <-tuned; err != nil {
 		t.Fatalf("pass after dropping %s, while another connection wrote: %v", customColumnIndex(column), err)
 	}
-	if err := tuneVisibilityIndexes(ctx, dsn); err != nil {
+	if err := tuneVisibilityIndexes(ctx, dsn, storeDSN); err != nil {
 		t.Fatalf("second pass: %v", err)
 	}
 	if after := indexSQL(); !maps.Equal(before, after) {

@@ -10,10 +10,12 @@ package devserver
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	mathrand "math/rand/v2"
@@ -77,7 +79,9 @@ const (
 type Options struct {
 	// DatabaseFile is the SQLite file that persists the server; "" keeps
 	// everything in memory (tests). The file is created, with its schema,
-	// if absent; its directory must exist.
+	// if absent; its directory must exist. The visibility records (what
+	// the UI lists and searches) go to a second file beside it, the same
+	// name with "-visibility" before the extension.
 	DatabaseFile string
 	// Namespace is created if absent; default DefaultNamespace.
 	Namespace string
@@ -104,6 +108,16 @@ type Options struct {
 	CodecEndpoint string
 }
 
+// GCPercent is the garbage collector's target for a process that runs the
+// dev server (app.SetGCPercent). Under load the server allocates about
+// 70 MB/s, and each collection marks its whole live heap while slowing the
+// requests running meanwhile: at Go's default of 100 a collection of about
+// 250 ms started every 3 s, and the workflow starts sent during one waited
+// longest. With 400 (and a smaller mutable-state cache, dynamicConfig) the
+// heap peaks about where it did, and collections come a quarter as often,
+// each marking half as much (docs/performance.md).
+const GCPercent = 400
+
 // Server is a running in-process Temporal server.
 type Server struct {
 	temporal     temporal.Server
@@ -114,9 +128,10 @@ type Server struct {
 	uiAddr       string
 	namespace    string
 	logger       serverLogger
-	// databaseDSN opens the server's SQLite database beside the server's
-	// own connection, to tune its visibility indexes.
-	databaseDSN string
+	// databaseDSN and visibilityDSN open the server's two SQLite databases
+	// beside the server's own connections, to tune the visibility indexes.
+	databaseDSN   string
+	visibilityDSN string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -178,6 +193,17 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	visConf := sqlConf
+	if visibilityInOwnDatabase {
+		visConf = visibilityConfig(sqlConf)
+	}
+	if opts.DatabaseFile != "" {
+		for _, file := range []string{sqlConf.DatabaseName, visConf.DatabaseName} {
+			if err := createDatabaseFile(ctx, file); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// Creating the namespace in the database before the server starts (as
 	// the CLI does) makes it usable as soon as the frontend answers; one
 	// registered through the API only becomes visible to every service after
@@ -193,11 +219,17 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 		return nil, fmt.Errorf("devserver: creating namespace %q: %w", opts.Namespace, err)
 	}
 	s.databaseDSN = sqliteDSN(sqlConf.ConnectAttributes, sqlConf.DatabaseName)
-	if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
+	if visibilityInOwnDatabase {
+		if err := setUpVisibilityDatabase(ctx, visConf, sqlConf); err != nil {
+			return nil, err
+		}
+	}
+	s.visibilityDSN = sqliteDSN(visConf.ConnectAttributes, visConf.DatabaseName)
+	if err := tuneVisibilityIndexes(ctx, s.visibilityDSN, s.databaseDSN); err != nil {
 		return nil, fmt.Errorf("devserver: visibility indexes: %w", err)
 	}
 
-	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, opts.TLS, logger)
+	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, visConf, opts.TLS, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +317,44 @@ var filePragmas = map[string]string{
 	"busy_timeout": "5000",
 }
 
+// databasePageSize is the page size of a database file the server creates.
+// SQLite writes whole pages to the WAL, and most of what the server writes
+// is a small row in each of several tables and indexes (a task, a state
+// row, a queue position): with 1 KiB pages instead of the default 4 KiB,
+// the bytes a workflow writes halved, 340 to 150 KiB per event in
+// `make bench`, and so did the copying at each checkpoint
+// (docs/performance.md).
+const databasePageSize = 1024
+
+// createDatabaseFile creates file, unless it exists, as an empty database
+// with databasePageSize pages in WAL mode. The page size must be set before
+// the first table, and the plugin applies its pragmas in name order, which
+// puts journal_mode (after which the page size is fixed) first. A database
+// made before keeps its page size.
+func createDatabaseFile(ctx context.Context, file string) error {
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open(sqliteDriver, "file:"+file+"?mode=rwc")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // the pragmas hold for one connection
+	// The page size is fixed by the first write; the table is that write.
+	for _, stmt := range []string{
+		`PRAGMA page_size = ` + strconv.Itoa(databasePageSize),
+		`PRAGMA journal_mode = wal`,
+		`CREATE TABLE devserver_new_file (x)`,
+		`DROP TABLE devserver_new_file`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("devserver: creating %s: %s: %w", file, stmt, err)
+		}
+	}
+	return db.Close()
+}
+
 // sqlConfig returns the SQLite store configuration.
 func sqlConfig(file string) (*config.SQL, error) {
 	conf := &config.SQL{PluginName: sqliteplugin.PluginName}
@@ -322,8 +392,8 @@ func sqlConfig(file string) (*config.SQL, error) {
 // cluster: all four services in this process, each on its own loopback port,
 // found through static host lists (no ringpop membership to join, which
 // makes start faster and needs no membership ports).
-func serverOptions(frontendIP string, frontendPort int, sqlConf *config.SQL, tlsOpts *TLS, logger serverLogger) ([]temporal.ServerOption, error) {
-	const storeName = "sqlite-default"
+func serverOptions(frontendIP string, frontendPort int, sqlConf, visConf *config.SQL, tlsOpts *TLS, logger serverLogger) ([]temporal.ServerOption, error) {
+	const storeName, visibilityStoreName = "sqlite-default", "sqlite-visibility"
 	loopback := "127.0.0.1"
 
 	var conf config.Config
@@ -337,9 +407,12 @@ func serverOptions(frontendIP string, frontendPort int, sqlConf *config.SQL, tls
 	// listener either.
 	conf.Persistence = config.Persistence{
 		DefaultStore:     storeName,
-		VisibilityStore:  storeName,
+		VisibilityStore:  visibilityStoreName,
 		NumHistoryShards: numHistoryShards,
-		DataStores:       map[string]config.DataStore{storeName: {SQL: sqlConf}},
+		DataStores: map[string]config.DataStore{
+			storeName:           {SQL: sqlConf},
+			visibilityStoreName: {SQL: visConf},
+		},
 	}
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
@@ -424,8 +497,13 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// ResourceExhausted.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		// The default caches 128k workflow mutable states per host, sized
-		// for production hosts; 8k (as the CLI) bounds a laptop's memory.
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+		// for production hosts. 1024 instead of 8192 (the CLI's): a
+		// workflow of this service closes in its first task, so the cache
+		// mostly held closed ones, and they were most of the server's live
+		// heap (110 MB, against 50 MB with 1024), which every collection
+		// marks. A workflow waiting for a retry that falls out of the cache
+		// is read again from the database when its timer fires.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 1024,
 		// One partition per task queue instead of four: with a single
 		// matching host, partitions add forwarding hops between them
 		// without adding capacity. Set from the first start of a database
@@ -499,7 +577,7 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 		// Without one a search by them still works, only slower, so a
 		// failure here is no reason to refuse to start: the next start
 		// tries again.
-		if err := tuneVisibilityIndexes(ctx, s.databaseDSN); err != nil {
+		if err := tuneVisibilityIndexes(ctx, s.visibilityDSN, s.databaseDSN); err != nil {
 			s.logger.log.Warn("devserver: indexing the search attributes just registered failed; searches by them scan until the next start", "error", err)
 		}
 	}

@@ -4,12 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics"
 	"go.temporal.io/server/common/persistence/serialization"
+	persistencesql "go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
+	"go.temporal.io/server/common/resolver"
 	"go.temporal.io/server/common/searchattribute/sadefs"
 )
 
@@ -39,7 +47,7 @@ const sqliteDriver = "sqlite"
 // idempotent and runs in one transaction: before the server opens the
 // database, and again once Start has registered attributes the namespace
 // lacked (docs/performance.md has the measured effect).
-func tuneVisibilityIndexes(ctx context.Context, dsn string) error {
+func tuneVisibilityIndexes(ctx context.Context, dsn, storeDSN string) error {
 	// BEGIN IMMEDIATE: the transaction reads, then writes. Begun as a
 	// reader, it could not become the writer once the running server had
 	// committed since its read (SQLITE_BUSY at once, whatever busy_timeout
@@ -59,7 +67,17 @@ func tuneVisibilityIndexes(ctx context.Context, dsn string) error {
 	if err != nil {
 		return err
 	}
-	mapped, err := mappedCustomColumns(ctx, tx)
+	var mapped map[string]bool
+	if storeDSN == dsn {
+		mapped, err = mappedCustomColumns(ctx, tx)
+	} else {
+		store, err := sql.Open(sqliteDriver, storeDSN)
+		if err != nil {
+			return err
+		}
+		mapped, err = mappedCustomColumns(ctx, store)
+		store.Close()
+	}
 	if err != nil {
 		return err
 	}
@@ -191,7 +209,9 @@ func customColumnIndexSQL(index, column string) string {
 
 // mappedCustomColumns reads, from every namespace stored in the database,
 // the preallocated columns its custom search attributes are mapped to.
-func mappedCustomColumns(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
+func mappedCustomColumns(ctx context.Context, tx interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (map[string]bool, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT name, data, data_encoding FROM namespaces`)
 	if err != nil {
 		return nil, err
@@ -220,4 +240,100 @@ func mappedCustomColumns(ctx context.Context, tx *sql.Tx) (map[string]bool, erro
 		}
 	}
 	return mapped, closeRows(rows)
+}
+
+// visibilityInOwnDatabase puts the visibility records in a SQLite database
+// of their own, beside the store's. With one database, the server's one
+// connection to it took the visibility queue's writes (a close record for
+// every workflow, in batches four times a second) in turn with everything
+// else, and each batch held up the workflow starts behind it: events sent
+// just after a batch waited about 40 ms more at 100 events/s. Two databases
+// have a connection and a write lock each, so the records are written
+// beside the starts, on another core (docs/performance.md). Tests turn it
+// off to make a database of the earlier layout.
+var visibilityInOwnDatabase = true
+
+// visibilityConfig is the configuration of the visibility database that
+// goes with the store conf describes: the same options, and the file's
+// name with "-visibility" before its extension (temporal.db,
+// temporal-visibility.db).
+func visibilityConfig(conf *config.SQL) *config.SQL {
+	vis := *conf
+	vis.ConnectAttributes = maps.Clone(conf.ConnectAttributes)
+	vis.DatabaseName = visibilityFile(conf.DatabaseName)
+	return &vis
+}
+
+func visibilityFile(store string) string {
+	ext := filepath.Ext(store)
+	return strings.TrimSuffix(store, ext) + "-visibility" + ext
+}
+
+// setUpVisibilityDatabase creates the visibility database's schema if it
+// has none, and moves into it the records a store of the earlier layout
+// kept itself, so that the UI still lists the workflows of a database made
+// before the split. The move copies, then deletes what it copied; a crash
+// between the two copies again on the next start, which keeps the newer
+// record of each run.
+func setUpVisibilityDatabase(ctx context.Context, visibility, store *config.SQL) error {
+	admin, err := persistencesql.NewSQLAdminDB(sqlplugin.DbKindVisibility, visibility, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+	if err != nil {
+		return fmt.Errorf("devserver: visibility database: %w", err)
+	}
+	_ = admin.Close() // the plugin keeps the connection for the server
+	if store.ConnectAttributes["mode"] == "memory" {
+		return nil // a new database: nothing to move
+	}
+	if err := moveVisibilityRecords(ctx, sqliteDSN(visibility.ConnectAttributes, visibility.DatabaseName), store.DatabaseName); err != nil {
+		return fmt.Errorf("devserver: moving the visibility records to %s: %w", visibility.DatabaseName, err)
+	}
+	return nil
+}
+
+func moveVisibilityRecords(ctx context.Context, visibilityDSN, storeFile string) error {
+	db, err := sql.Open(sqliteDriver, visibilityDSN+"&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// One connection: the attached database belongs to it.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `ATTACH DATABASE ? AS store`, storeFile); err != nil {
+		return err
+	}
+	var found bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM store.executions_visibility)`).Scan(&found); err != nil || !found {
+		return err
+	}
+	// The stored columns; the generated ones (search attributes) are
+	// computed again on insert.
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('executions_visibility')`)
+	if err != nil {
+		return err
+	}
+	var columns []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		columns = append(columns, `"`+name+`"`)
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	list := strings.Join(columns, ", ")
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO main.executions_visibility (`+list+`) SELECT `+list+` FROM store.executions_visibility`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM store.executions_visibility`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
