@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,7 +200,7 @@ func TestFilePersistence(t *testing.T) {
 
 	checkVisibilityIndexes(t, ctx, db, 1)
 	for _, file := range []string{db, visibilityFile(db)} {
-		if got := pageSize(t, ctx, file); got != databasePageSize {
+		if got := queryInt(t, ctx, file, `PRAGMA page_size`); got != databasePageSize {
 			t.Errorf("%s: page size %d, want %d", filepath.Base(file), got, databasePageSize)
 		}
 	}
@@ -295,24 +296,13 @@ func persistencePhase1(db, id string) error {
 	defer cancel()
 
 	began := time.Now()
-	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
+	stack, err := startChildStack(ctx, db, awaitSignal)
 	if err != nil {
-		return fmt.Errorf("Start: %w", err)
+		return err
 	}
+	defer stack.stop() //nolint:errcheck // a no-op after the stop below
 	fmt.Printf("phase 1: file Start on a new file took %v; child RSS: %s\n", time.Since(began).Round(time.Millisecond), rss())
-	defer func() { _ = srv.Stop() }()
-
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdkLogger()})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w := worker.New(c, taskQueue, worker.Options{})
-	w.RegisterWorkflow(awaitSignal)
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
+	c := stack.client
 
 	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    id,
@@ -342,10 +332,8 @@ func persistencePhase1(db, id string) error {
 		}
 	}
 
-	w.Stop()
-	c.Close()
 	began = time.Now()
-	if err := srv.Stop(); err != nil {
+	if err := stack.stop(); err != nil {
 		return fmt.Errorf("Stop: %w", err)
 	}
 	fmt.Printf("phase 1: Stop took %v\n", time.Since(began).Round(time.Millisecond))
@@ -396,22 +384,12 @@ func writeLegacyDatabase(db string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	visibilityInOwnDatabase = false
-	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
-	if err != nil {
-		return fmt.Errorf("Start: %w", err)
-	}
-	defer func() { _ = srv.Stop() }()
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdkLogger()})
+	stack, err := startChildStack(ctx, db, greet)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	w := worker.New(c, taskQueue, worker.Options{})
-	w.RegisterWorkflow(greet)
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer stack.stop() //nolint:errcheck // a no-op after the stop below
+	c := stack.client
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    "legacy-1",
 		TaskQueue:             taskQueue,
@@ -428,9 +406,7 @@ func writeLegacyDatabase(db string) error {
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Completed'"})
 		if err == nil && len(resp.GetExecutions()) == 1 {
-			w.Stop()
-			c.Close()
-			return srv.Stop()
+			return stack.stop()
 		}
 		select {
 		case <-ctx.Done():
@@ -440,7 +416,49 @@ func writeLegacyDatabase(db string) error {
 	}
 }
 
-func pageSize(t *testing.T, ctx context.Context, file string) int {
+// childStack is what a test's child process runs: a server on a database
+// file, a client, and a worker of one workflow.
+type childStack struct {
+	server   *Server
+	client   client.Client
+	worker   worker.Worker
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func startChildStack(ctx context.Context, db string, workflow any) (*childStack, error) {
+	srv, err := Start(ctx, Options{DatabaseFile: db, SearchAttributes: testAttributes, Logger: testLogger()})
+	if err != nil {
+		return nil, fmt.Errorf("Start: %w", err)
+	}
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdkLogger()})
+	if err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(workflow)
+	if err := w.Start(); err != nil {
+		c.Close()
+		_ = srv.Stop()
+		return nil, err
+	}
+	return &childStack{server: srv, client: c, worker: w}, nil
+}
+
+// stop stops the worker, the client and the server, once.
+func (s *childStack) stop() error {
+	s.stopOnce.Do(func() {
+		s.worker.Stop()
+		s.client.Close()
+		s.stopErr = s.server.Stop()
+	})
+	return s.stopErr
+}
+
+// queryInt reads, read-only, the one integer that query returns from a
+// database file.
+func queryInt(t *testing.T, ctx context.Context, file, query string) int {
 	t.Helper()
 	db, err := sql.Open(sqliteDriver, sqliteDSN(map[string]string{"mode": "ro"}, file))
 	if err != nil {
@@ -448,26 +466,14 @@ func pageSize(t *testing.T, ctx context.Context, file string) int {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&n); err != nil {
-		t.Fatal(err)
+	if err := db.QueryRowContext(ctx, query).Scan(&n); err != nil {
+		t.Fatalf("%s on %s: %v", query, filepath.Base(file), err)
 	}
 	return n
 }
 
-// countVisibilityRecords counts the rows of the visibility table of a
-// database file.
 func countVisibilityRecords(t *testing.T, ctx context.Context, file string) int {
-	t.Helper()
-	db, err := sql.Open(sqliteDriver, sqliteDSN(map[string]string{"mode": "ro"}, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM executions_visibility`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return queryInt(t, ctx, file, `SELECT COUNT(*) FROM executions_visibility`)
 }
 
 func TestUI(t *testing.T) {
