@@ -802,6 +802,12 @@ func checkVisibilityIndexes(t *testing.T, ctx context.Context, file string, want
 	if err := tuneVisibilityIndexes(ctx, dsn, storeDSN); err != nil {
 		t.Fatalf("second pass: %v", err)
 	}
+	// A store that cannot be read fails the pass; read as one without
+	// namespaces, it would drop every mapped column's index.
+	missing := sqliteDSN(map[string]string{"mode": "ro"}, filepath.Join(t.TempDir(), "missing.db"))
+	if err := tuneVisibilityIndexes(ctx, dsn, missing); err == nil {
+		t.Error("a pass with a store that cannot be opened succeeded")
+	}
 	if after := indexSQL(); !maps.Equal(before, after) {
 		t.Errorf("the passes changed the indexes:\nbefore %v\nafter  %v", before, after)
 	}

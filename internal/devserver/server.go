@@ -114,8 +114,9 @@ type Options struct {
 // requests running meanwhile: at Go's default of 100 a collection of about
 // 250 ms started every 3 s, and the workflow starts sent during one waited
 // longest. With 400 (and a smaller mutable-state cache, dynamicConfig) the
-// heap peaks about where it did, and collections come a quarter as often,
-// each marking half as much (docs/performance.md).
+// heap's goal stays about where it was, each collection marks half as much,
+// and the marking work per byte allocated falls to about a quarter
+// (docs/performance.md).
 const GCPercent = 400
 
 // Server is a running in-process Temporal server.

@@ -67,17 +67,7 @@ func tuneVisibilityIndexes(ctx context.Context, dsn, storeDSN string) error {
 	if err != nil {
 		return err
 	}
-	var mapped map[string]bool
-	if storeDSN == dsn {
-		mapped, err = mappedCustomColumns(ctx, tx)
-	} else {
-		store, err := sql.Open(sqliteDriver, storeDSN)
-		if err != nil {
-			return err
-		}
-		mapped, err = mappedCustomColumns(ctx, store)
-		store.Close()
-	}
+	mapped, err := mappedCustomColumnsOf(ctx, tx, dsn, storeDSN)
 	if err != nil {
 		return err
 	}
@@ -205,6 +195,21 @@ func customColumnIndex(column string) string {
 func customColumnIndexSQL(index, column string) string {
 	return `CREATE INDEX ` + index + ` ON executions_visibility (namespace_id, ` + column +
 		`, (COALESCE(close_time, '9999-12-31 23:59:59+00:00')) DESC, start_time DESC, run_id) WHERE "` + column + `" IS NOT NULL`
+}
+
+// mappedCustomColumnsOf reads the mapped columns from the store's
+// namespaces: through tx when the store is the visibility database, else
+// from the store's own file.
+func mappedCustomColumnsOf(ctx context.Context, tx *sql.Tx, dsn, storeDSN string) (map[string]bool, error) {
+	if storeDSN == dsn {
+		return mappedCustomColumns(ctx, tx)
+	}
+	store, err := sql.Open(sqliteDriver, storeDSN)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return mappedCustomColumns(ctx, store)
 }
 
 // mappedCustomColumns reads, from every namespace stored in the database,
