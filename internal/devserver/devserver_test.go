@@ -402,9 +402,10 @@ func writeLegacyDatabase(db string) error {
 		return err
 	}
 	// The close record is written by the visibility queue, after the
-	// workflow has closed.
+	// workflow has closed. (By id: the server's own system workflows have
+	// records too.)
 	for {
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Completed'"})
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = 'legacy-1' AND ExecutionStatus = 'Completed'"})
 		if err == nil && len(resp.GetExecutions()) == 1 {
 			return stack.stop()
 		}
