@@ -230,7 +230,16 @@ func Start(ctx context.Context, opts Options) (_ *Server, retErr error) {
 		return nil, fmt.Errorf("devserver: visibility indexes: %w", err)
 	}
 
-	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, visConf, opts.TLS, logger)
+	serverVisConf := visConf
+	if visibilityInOwnDatabase && opts.DatabaseFile != "" {
+		// A file in WAL mode of its own, where a second connection can
+		// write beside the plugin's. Not in memory: connections to a
+		// shared-cache database lock whole tables instead.
+		prepared := *visConf
+		prepared.PluginName = preparedVisibilityPlugin
+		serverVisConf = &prepared
+	}
+	serverOpts, err := serverOptions(frontendIP, frontendPort, sqlConf, serverVisConf, opts.TLS, logger)
 	if err != nil {
 		return nil, err
 	}
