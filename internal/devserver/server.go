@@ -507,13 +507,17 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// ResourceExhausted.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		// The default caches 128k workflow mutable states per host, sized
-		// for production hosts. 1024 instead of 8192 (the CLI's): a
+		// for production hosts. 3072 instead of 8192 (the CLI's): a
 		// workflow of this service closes in its first task, so the cache
-		// mostly held closed ones, and they were most of the server's live
-		// heap (110 MB, against 50 MB with 1024), which every collection
-		// marks. A workflow waiting for a retry that falls out of the cache
-		// is read again from the database when its timer fires.
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 1024,
+		// mostly holds closed ones, and with 8192 they were most of the
+		// server's live heap (110 MB), which every collection marks. Not
+		// fewer: each workflow's first-task timeout timer fires 10 s after
+		// its task started and needs the workflow's state; with 1024
+		// entries, at 130 events/s the state had left the cache by then and
+		// was read back from the database, a tenth of the server's CPU.
+		// 3072 holds 10 s of workflows up to about 300 events/s, beyond
+		// what a dev machine sustains (docs/performance.md).
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 3072,
 		// One partition per task queue instead of four: with a single
 		// matching host, partitions add forwarding hops between them
 		// without adding capacity. Set from the first start of a database
