@@ -36,6 +36,23 @@ const (
 	closeReaders = 8
 )
 
+// settle pauses for s.Settle. Each workflow task has a start-to-close
+// timeout timer that fires 10 s after the task started, long after our
+// workflows closed, and the server reads the workflow's state to drop it
+// (from SQLite once the state has left its cache). Phases of about 8 s
+// back to back made each one pay for the timers of the one before: the
+// floors' timers took 14 % of the server's CPU during closed f1 of the
+// third round, none in the first, and closed f1's CPU per event rose from
+// round to round (docs/performance.md, seventh pass).
+func settle(ctx context.Context, s settings) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(s.Settle):
+		return nil
+	}
+}
+
 // sendFunc sends one event (ingests it, starts a workflow, posts it).
 type sendFunc func(ctx context.Context, id string) error
 
@@ -51,6 +68,9 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 	// reaches the loop and its floors alike.
 	var f1Rates []float64
 	for round := 1; round <= s.Rounds; round++ {
+		if err := settle(ctx, s); err != nil {
+			return err
+		}
 		f1, err := e.closed(ctx, out, roundName("closed f1", round), 1, s.Events, s, ingest.to(e.clients[1]), serviceWorkflows(e.clients[1]))
 		if err != nil {
 			return err
@@ -58,17 +78,26 @@ func runPhases(ctx context.Context, e *env, s settings, r *report, out io.Writer
 		f1.Round = round
 		r.add(f1)
 		f1Rates = append(f1Rates, f1.EventsPerSec)
+		if err := settle(ctx, s); err != nil {
+			return err
+		}
 		floor, err := e.temporalFloor(ctx, s, out, roundName("temporal floor", round), f1.Events)
 		if err != nil {
 			return err
 		}
 		floor.Round = round
 		r.add(floor)
+		if err := settle(ctx, s); err != nil {
+			return err
+		}
 		if floor, err = e.eagerFloor(ctx, s, out, roundName("eager floor", round), f1.Events); err != nil {
 			return err
 		}
 		floor.Round = round
 		r.add(floor)
+	}
+	if err := settle(ctx, s); err != nil {
+		return err
 	}
 	floor, err := e.httpFloor(ctx, s, out, r.phase("closed f1").Events)
 	if err != nil {

@@ -35,7 +35,10 @@ type settings struct {
 	Concurrency int  `json:"concurrency"`
 	// Rounds is how many times closed f1 and the two Temporal floors run,
 	// interleaved; the ratio goal is judged on the median round.
-	Rounds       int           `json:"rounds"`
+	Rounds int `json:"rounds"`
+	// Settle is the pause before each closed f1 and floor of the rounds
+	// (and after the last): see settle in load.go.
+	Settle       time.Duration `json:"settle"`
 	Rate         float64       `json:"rate"`
 	ClosedTime   time.Duration `json:"closedTime"`
 	OpenDuration time.Duration `json:"openDuration"`
@@ -86,6 +89,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.DurationVar(&s.ClosedTime, "closed-time", 15*time.Second, "a closed loop stops sending after this long even if -events are not all sent (bounds the run on a slow machine)")
 	fs.IntVar(&s.Concurrency, "concurrency", 8, "concurrent producers (closed loop and floors)")
 	fs.IntVar(&s.Rounds, "rounds", 3, "rounds of closed f1 and the two Temporal floors, interleaved; the ratio to the floor is judged on the median round (one run of a 2-core virtual machine varies by a tenth or more)")
+	fs.DurationVar(&s.Settle, "settle", 11*time.Second, "pause before each closed f1 and Temporal floor of the rounds, and after the last, so that the workflow-task timeout timers of one phase (they fire 10 s after each task started) run between phases, not inside the next one")
 	fs.Float64Var(&s.Rate, "rate", 0, "open-loop arrival rate at fan-out 1, events/s; 0 = half the closed-loop sustained rate just measured")
 	fs.DurationVar(&s.OpenDuration, "open-duration", 10*time.Second, "length of each open-loop schedule")
 	fs.StringVar(&rates, "rates", "20,50,100,200", "fixed open-loop rates at fan-out 1, events/s, comma-separated; the list stops at the first rate that does not keep up; empty skips")
@@ -115,6 +119,7 @@ func parseFlags(args []string) (settings, error) {
 		s.Events, s.ClosedTime, s.OpenDuration = 200, 5*time.Second, 3*time.Second
 		s.RateDuration, s.NoisyDuration = 2*time.Second, 3*time.Second
 		s.Rounds = 2 // exercises the pairing of rounds at little cost
+		s.Settle = time.Second
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["rates"] {

@@ -457,8 +457,8 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\n## Load test, %s\n\n", r.Started.Format(time.RFC3339))
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %s memory, %s, Linux %s, load average %s. Versions: %s, service %s, Temporal server %s, SDK %s.\n",
 		m.CPUs, m.CPUModel, mib(m.MemTotal), m.OS, m.Kernel, strings.Join(m.LoadAvg, " → "), v.Go, v.Service, v.TemporalServer, v.TemporalSDK)
-	fmt.Fprintf(&b, "Settings: %d events per closed loop at fan-out 1 (÷10, ÷100 at fan-out 10, 100), %d producers, open loop %s, fixed rates %v events/s for %s each, noisy neighbour %g events/s for %s%s. Run took %.0f s.\n",
-		s.Events, s.Concurrency, s.OpenDuration, s.Rates, s.RateDuration, s.NoisyRate, s.NoisyDuration, map[bool]string{true: ", smoke", false: ""}[s.Smoke], r.DurationS)
+	fmt.Fprintf(&b, "Settings: %d events per closed loop at fan-out 1 (÷10, ÷100 at fan-out 10, 100), %d rounds with a %s pause before each of their phases, %d producers, open loop %s, fixed rates %v events/s for %s each, noisy neighbour %g events/s for %s%s. Run took %.0f s.\n",
+		s.Events, s.Rounds, s.Settle, s.Concurrency, s.OpenDuration, s.Rates, s.RateDuration, s.NoisyRate, s.NoisyDuration, map[bool]string{true: ", smoke", false: ""}[s.Smoke], r.DurationS)
 	c := r.Concurrency
 	fmt.Fprintf(&b, "Worker concurrency (%s): max concurrent activities %d (WORKER_MAX_CONCURRENT_ACTIVITIES), local activities %d and workflow tasks %d (SDK defaults, no setting), pollers %d (WORKER_POLLERS), DELIVERY_TIMEOUT %s%s.\n\n",
 		c.Source, c.Activities, c.LocalActivities, c.WorkflowTasks, c.Pollers, c.DeliveryTimeout, map[bool]string{true: ", RETRY_SCHEDULE " + c.RetrySchedule, false: ""}[c.RetrySchedule != ""])
