@@ -37,6 +37,10 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	// The report records the pause between the rounds' phases.
+	if r.Settings.Settle != time.Second {
+		t.Errorf("the report's pause is %s, want the smoke run's 1s", r.Settings.Settle)
+	}
 	for _, p := range r.Phases {
 		if p.Failed > 0 || p.Events == 0 {
 			t.Errorf("%s: %d events accepted, %d failed (%s), want all accepted", p.Name, p.Events, p.Failed, p.LastError)
