@@ -288,6 +288,31 @@ func TestFilePersistence(t *testing.T) {
 		t.Fatalf("workflow with the added attribute: %v", err)
 	}
 	waitForWorkflows(t, ctx, c, "DevTestExtra = 'x'", []string{"greet-extra"})
+
+	// The server writes its visibility records through one prepared
+	// writer, shared by its services.
+	if n := visibilityWritersOpen(visibilityFile(db)); n != 1 {
+		t.Errorf("%d visibility writers open on the running server's database, want 1", n)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if n := visibilityWritersOpen(visibilityFile(db)); n != 0 {
+		t.Errorf("%d visibility writers still open after Stop, want 0", n)
+	}
+}
+
+// visibilityWritersOpen counts the open visibility writers on file.
+func visibilityWritersOpen(file string) int {
+	visibilityWriters.mu.Lock()
+	defer visibilityWriters.mu.Unlock()
+	n := 0
+	for dsn := range visibilityWriters.open {
+		if strings.HasPrefix(dsn, "file:"+file+"?") {
+			n++
+		}
+	}
+	return n
 }
 
 // persistencePhase1 runs in the child process of TestFilePersistence.

@@ -113,10 +113,10 @@ type Options struct {
 // 70 MB/s, and each collection marks its whole live heap while slowing the
 // requests running meanwhile: at Go's default of 100 a collection of about
 // 250 ms started every 3 s, and the workflow starts sent during one waited
-// longest. With 400 (and a smaller mutable-state cache, dynamicConfig) the
-// heap's goal stays about where it was, each collection marks half as much,
-// and the marking work per byte allocated falls to about a quarter
-// (docs/performance.md).
+// longest. With 400 (and a smaller mutable-state cache, dynamicConfig)
+// each collection marks less, and the marking work per byte allocated
+// falls to about a quarter; the price is a larger heap, which `GOGC`
+// overrides (docs/performance.md).
 const GCPercent = 400
 
 // Server is a running in-process Temporal server.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -152,7 +153,10 @@ func closeRows(rows *sql.Rows) error {
 // it for the options used here.
 func sqliteDSN(conf map[string]string, database string) string {
 	values := url.Values{}
-	for key, value := range conf {
+	// In name order, as the plugin applies them: the same options always
+	// give the same DSN (visibilityWriters is keyed by it).
+	for _, key := range slices.Sorted(maps.Keys(conf)) {
+		value := conf[key]
 		switch key {
 		case "mode", "cache":
 			values.Set(key, value)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iancoleman/strcase"
@@ -63,7 +64,7 @@ func (visibilityPlugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resol
 		_ = generic.Close()
 		return nil, fmt.Errorf("the SQLite plugin's database is a %T, not an admin database too", generic)
 	}
-	writer, err := openVisibilityWriter(context.Background(), sqliteDSN(cfg.ConnectAttributes, cfg.DatabaseName))
+	writer, err := acquireVisibilityWriter(context.Background(), sqliteDSN(cfg.ConnectAttributes, cfg.DatabaseName))
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("visibility writer: %w", err)
@@ -98,7 +99,7 @@ func (db *visibilityDB) DeleteFromVisibility(ctx context.Context, filter sqlplug
 }
 
 func (db *visibilityDB) Close() error {
-	return errors.Join(db.writer.close(), db.sqliteDB.Close())
+	return errors.Join(db.writer.release(), db.sqliteDB.Close())
 }
 
 // visibilityWriter is one connection with the visibility writes prepared
@@ -107,6 +108,43 @@ func (db *visibilityDB) Close() error {
 type visibilityWriter struct {
 	db                     *sqlx.DB
 	insert, upsert, delete *sqlx.NamedStmt
+	dsn                    string
+	users                  int // guarded by visibilityWriters.mu
+}
+
+// visibilityWriters holds one writer per database for the whole process:
+// each of the server's services opens the visibility store, as the plugin
+// shares one connection among them.
+var visibilityWriters = struct {
+	mu   sync.Mutex
+	open map[string]*visibilityWriter // by DSN
+}{open: map[string]*visibilityWriter{}}
+
+// acquireVisibilityWriter returns the writer of dsn, opened on first use.
+func acquireVisibilityWriter(ctx context.Context, dsn string) (*visibilityWriter, error) {
+	visibilityWriters.mu.Lock()
+	defer visibilityWriters.mu.Unlock()
+	w := visibilityWriters.open[dsn]
+	if w == nil {
+		var err error
+		if w, err = openVisibilityWriter(ctx, dsn); err != nil {
+			return nil, err
+		}
+		visibilityWriters.open[dsn] = w
+	}
+	w.users++
+	return w, nil
+}
+
+// release closes the writer once its last user is done with it.
+func (w *visibilityWriter) release() error {
+	visibilityWriters.mu.Lock()
+	defer visibilityWriters.mu.Unlock()
+	if w.users--; w.users > 0 {
+		return nil
+	}
+	delete(visibilityWriters.open, w.dsn)
+	return w.close()
 }
 
 func openVisibilityWriter(ctx context.Context, dsn string) (*visibilityWriter, error) {
@@ -119,7 +157,7 @@ func openVisibilityWriter(ctx context.Context, dsn string) (*visibilityWriter, e
 	db.SetMaxOpenConns(1) // one writer; the statements stay prepared on it
 	db.SetMaxIdleConns(1)
 	db.MapperFunc(strcase.ToSnake) // the plugin's mapping of the row's fields
-	w := &visibilityWriter{db: db}
+	w := &visibilityWriter{db: db, dsn: dsn}
 	fields := sqlplugin.DbFields
 	values := sqlplugin.BuildNamedPlaceholder(fields...)
 	updates := make([]string, len(fields))
